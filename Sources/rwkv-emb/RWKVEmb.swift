@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct RWKVEmb: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rwkv-emb",
+        abstract: "EmbeddingRWKV: embeddings, reusable document states and state-based reranking.",
+        version: "0.1.0",
+        subcommands: [
+            // Each subcommand lives in its own file of this folder.
+        ]
+    )
+}
