@@ -8,6 +8,7 @@ struct RWKVEmb: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             // Each subcommand lives in its own file of this folder.
+            Bench.self,
         ]
     )
 }
