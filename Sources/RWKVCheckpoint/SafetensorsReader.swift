@@ -84,7 +84,7 @@ enum SafetensorsReader {
     }
 
     private static func nonNegativeInteger(_ value: Any, _ what: String) throws -> Int {
-        guard let number = value as? NSNumber, !(value is Bool) else { throw CheckpointError.corruptSafetensorsHeader("\(what) is not an integer") }
+        guard let number = value as? NSNumber else { throw CheckpointError.corruptSafetensorsHeader("\(what) is not an integer") }
         let double = number.doubleValue
         guard double >= 0, double < 9.0e18, double == double.rounded(), let integer = Int(exactly: double) else {
             throw CheckpointError.corruptSafetensorsHeader("\(what) is not a non-negative integer")
