@@ -16,7 +16,7 @@ enum TorchCheckpoint {
             guard order == "little" else { throw CheckpointError.unsupportedByteOrder(String(order.prefix(16))) }
         }
 
-        let root = try PickleMachine.run(UnsafeRawBufferPointer(rebasing: source.bytes[pickleRange]))
+        let (root, arena) = try PickleMachine.run(UnsafeRawBufferPointer(rebasing: source.bytes[pickleRange]))
         guard case let .dict(stateDict) = root else {
             throw CheckpointError.malformedPickle("the checkpoint holds a \(root.kindName), not a state dict")
         }
@@ -25,7 +25,7 @@ enum TorchCheckpoint {
         var layerIndices: [Int]? = nil
         var notes: [String] = []
         var seen = Set<String>()
-        for (key, value) in stateDict.entries {
+        for (key, value) in arena.dicts[stateDict] {
             guard seen.insert(key).inserted else { throw CheckpointError.malformedPickle("key \(key) appears twice") }
             switch value {
             case let .tensor(reference):
@@ -45,12 +45,12 @@ enum TorchCheckpoint {
                     tensors.append(view)
                 }
             case let .list(list) where key == "reranker_layer_idx":
-                layerIndices = try list.items.map { item in
+                layerIndices = try arena.lists[list].map { item in
                     guard case let .int(index) = item else { throw CheckpointError.invalidLayerIndices("the list holds a \(item.kindName)") }
                     return index
                 }
-            case .tuple(let items) where key == "reranker_layer_idx":
-                layerIndices = try items.map { item in
+            case let .tuple(tuple) where key == "reranker_layer_idx":
+                layerIndices = try arena.tuples[tuple].map { item in
                     guard case let .int(index) = item else { throw CheckpointError.invalidLayerIndices("the tuple holds a \(item.kindName)") }
                     return index
                 }

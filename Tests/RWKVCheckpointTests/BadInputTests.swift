@@ -64,12 +64,28 @@ import RWKVTestSupport
         let global: [UInt8] = [0x80, 0x02] + Array("cos\nsystem\n".utf8) + [0x2e]
         guard case let .unsupportedPickleGlobal(module, name) = error(loading: try withPickle(global)) else { Issue.record("global"); return }
         #expect(module == "os" && name == "system")
-        // BUILD (b) is not needed by state dicts.
-        let build: [UInt8] = [0x80, 0x02, 0x7d, 0x7d, 0x62, 0x2e]
-        guard case let .unsupportedPickleOpcode(opcode, offset) = error(loading: try withPickle(build)) else { Issue.record("opcode"); return }
-        #expect(opcode == 0x62 && offset == 4)
+        // INST (i) builds arbitrary objects: never needed by a state dict.
+        let instance: [UInt8] = [0x80, 0x02, 0x7d, 0x28, 0x69] + Array("os\nsystem\n".utf8) + [0x2e]
+        guard case let .unsupportedPickleOpcode(opcode, offset) = error(loading: try withPickle(instance)) else { Issue.record("opcode"); return }
+        #expect(opcode == 0x69 && offset == 4)
+        // BUILD on anything but a dict's attribute dict is refused too.
+        let build: [UInt8] = [0x80, 0x02, 0x7d, 0x4b, 0x01, 0x62, 0x2e]
+        guard case .unsupportedPickleOpcode(0x62, 5) = error(loading: try withPickle(build)) else { Issue.record("build"); return }
         #expect(error(loading: try withPickle([0x80, 0x02, 0x7d])) == .truncated(what: "data.pkl (no STOP opcode)"))
         #expect(error(loading: try withPickle([0x80, 0x02, 0x68, 0x05, 0x2e])) != nil)  // memo read before write
+    }
+
+    @Test func ordereddictAttributeStateIsAcceptedAndDeepNestingIsHarmless() throws {
+        // model.state_dict() pickles `_metadata` with BUILD after the items: accepted and dropped.
+        var pickle = try zipEntries(Self.rerankerPth).first { $0.name.hasSuffix("data.pkl") }!.bytes
+        #expect(pickle.last == 0x2e)
+        pickle.insert(contentsOf: [0x7d, 0x62], at: pickle.count - 1)
+        #expect(try RerankerWeights.load(from: try withPickle(pickle)).weights.layerIndices == [1, 3])
+        // 300 000 nested tuples and lists: values are flat (arena indices), so nothing recurses.
+        var deep: [UInt8] = [0x80, 0x02, 0x4b, 0x00] + [UInt8](repeating: 0x85, count: 300_000)
+        for _ in 0..<100_000 { deep += [0x5d, 0x28] } // EMPTY_LIST MARK, never closed
+        deep.append(0x2e)
+        #expect(error(loading: try withPickle(deep)) != nil)
     }
 
     @Test func tensorsOutsideTheirStorage() throws {
