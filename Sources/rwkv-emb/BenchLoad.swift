@@ -74,6 +74,7 @@ struct BenchLoad: ParsableCommand {
         let mib = 1_048_576.0
         print(String(format: "load: %.3f s (goal < 2 s for tiny), %.1f M parameters", seconds, model / 4 / 1e6))
         print(String(format: "fp32 model in memory: %.1f MiB", model / mib))
+        print("(the file was just written, so it is read from a warm page cache; a cold read adds disk time)")
         print(String(format: "peak RSS of the load process: %.1f MiB (%.1f MiB before loading) = %.2fx the model (goal <= 1.3x)",
                      peak / mib, baseline / mib, peak / model))
     }
