@@ -131,8 +131,7 @@ struct PickleMachine {
                 guard length <= 8 else { throw CheckpointError.malformedPickle("an integer of \(length) bytes") }
                 try push(.int(length == 0 ? 0 : try readLittleEndian(length, signed: true)))
             case 0x47: // BINFLOAT (big-endian double)
-                let bits = UInt64(bitPattern: Int64(try readBigEndian8()))
-                try push(.float(Double(bitPattern: bits)))
+                try push(.float(Double(bitPattern: try readBigEndian8())))
             case 0x58: try push(.string(try readString(length: try readLittleEndian(4, signed: false)))) // BINUNICODE
             case 0x8c: try push(.string(try readString(length: Int(try readByte()))))                    // SHORT_BINUNICODE
             case 0x74: try push(newTuple(try popToMark()))          // TUPLE

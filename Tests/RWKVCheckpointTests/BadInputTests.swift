@@ -72,6 +72,11 @@ import RWKVTestSupport
         let build: [UInt8] = [0x80, 0x02, 0x7d, 0x4b, 0x01, 0x62, 0x2e]
         guard case .unsupportedPickleOpcode(0x62, 5) = error(loading: try withPickle(build)) else { Issue.record("build"); return }
         #expect(error(loading: try withPickle([0x80, 0x02, 0x7d])) == .truncated(what: "data.pkl (no STOP opcode)"))
+        // Non-tensor values (a negative float, a negative LONG1, None) are skipped with a note, not trapped on.
+        let scalars: [UInt8] = [0x80, 0x02, 0x7d, 0x28] + [0x8c, 1, 0x61, 0x47, 0xC0, 0x09, 0x21, 0xFB, 0x54, 0x44, 0x2D, 0x18]
+            + [0x8c, 1, 0x62, 0x8a, 8, 0, 0, 0, 0, 0, 0, 0, 0x80] + [0x8c, 1, 0x63, 0x4e, 0x75, 0x2e]
+        let contents = try CheckpointContents.parse(try withPickle(scalars))
+        #expect(contents.tensors.isEmpty && contents.notes.count == 3)
         #expect(error(loading: try withPickle([0x80, 0x02, 0x68, 0x05, 0x2e])) != nil)  // memo read before write
     }
 
