@@ -25,6 +25,7 @@ enum TorchCheckpoint {
         var layerIndices: [Int]? = nil
         var notes: [String] = []
         var seen = Set<String>()
+        var viewedBytes = 0
         for (key, value) in arena.dicts[stateDict] {
             guard seen.insert(key).inserted else { throw CheckpointError.malformedPickle("key \(key) appears twice") }
             switch value {
@@ -39,6 +40,12 @@ enum TorchCheckpoint {
                 let view = try TensorView(
                     name: key, dtype: reference.storage.dtype, shape: reference.shape, strides: reference.strides,
                     storageOffset: reference.storageOffset, storage: storageRange.lowerBound..<(storageRange.lowerBound + storageBytes))
+                // Views may share storages, but their data may not add up to more than the file:
+                // that bounds what a load can allocate by the file's size.
+                viewedBytes = try checkedAdd(viewedBytes, view.byteCount, "the total tensor size")
+                guard viewedBytes <= source.count else {
+                    throw CheckpointError.tensorOutOfBounds(tensor: key, detail: "the tensors so far view \(viewedBytes) bytes, more than the whole file (\(source.count)); storages are reused too often")
+                }
                 if key == "reranker_layer_idx" {
                     layerIndices = try view.integers(from: source)
                 } else {

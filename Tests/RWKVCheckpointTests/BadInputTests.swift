@@ -93,6 +93,28 @@ import RWKVTestSupport
         #expect(error(loading: try withPickle(deep)) != nil)
     }
 
+    @Test func broadcastViewsAndOverusedStoragesCannotDemandUnboundedMemory() throws {
+        let storage = [UInt8](repeating: 0x3F, count: 2000)  // 1000 bf16 values
+        // A view from scratch that is fine: storage offset and strides honoured (element i holds the value i).
+        var counting: [UInt8] = []
+        for index in 0..<256 { withUnsafeBytes(of: UInt16(Float(index).bitPattern >> 16).littleEndian) { counting += $0 } }
+        let fine = try CheckpointFile(data: makePth(tensors: [("t", "0", [10, 2], [20, 3], 7)], storages: ["0": counting]))
+        #expect(fine.tensors.map(\.elementCount) == [20])
+        let bytes = try fine.rawBytes(of: "t")
+        var values: [Float] = [], expected: [Float] = []
+        for index in 0..<20 {
+            let bits = UInt32(bytes[2 * index]) | UInt32(bytes[2 * index + 1]) << 8
+            values.append(Float(bitPattern: bits << 16))
+            let (row, column) = (index / 2, index % 2)
+            expected.append(Float(7 + 20 * row + 3 * column))
+        }
+        #expect(values == expected)
+        let broadcast = makePth(tensors: [("t", "0", [100_000, 100_000], [0, 0], 0)], storages: ["0": storage])
+        guard case .tensorOutOfBounds("t", _) = error(loading: broadcast) else { Issue.record("broadcast"); return }
+        let reused = makePth(tensors: (0..<100).map { ("t\($0)", "0", [1000], [1], 0) }, storages: ["0": storage])
+        guard case .tensorOutOfBounds = error(loading: reused) else { Issue.record("reuse"); return }
+    }
+
     @Test func tensorsOutsideTheirStorage() throws {
         // Grow the first tensor's size from (1, 128) to (1, 255): past its 256-byte storage.
         var pickle = try zipEntries(Self.rerankerPth).first { $0.name.hasSuffix("data.pkl") }!.bytes
