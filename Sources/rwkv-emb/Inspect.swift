@@ -21,6 +21,8 @@ struct Inspect: ParsableCommand {
         var tensorCount: Int
         var fileParameterCount: Int
         var modelParameterCount: Int?
+        /// Content fingerprint of the fp32 weights (the same for a .pth and its conversion).
+        var fingerprint: String?
         var architecture: Architecture?
         var rerankerLayers: [Int]?
         var unusedKeys: [String]
@@ -49,6 +51,7 @@ struct Inspect: ParsableCommand {
         case .embedding:
             let loaded = try checkpoint.embeddingWeights()
             architecture = loaded.weights.architecture
+            description.fingerprint = loaded.weights.fingerprint()
             description.modelParameterCount = loaded.report.parameterCount
             description.unusedKeys = loaded.report.unusedKeys
             description.notes = loaded.report.notes
@@ -56,6 +59,7 @@ struct Inspect: ParsableCommand {
             let loaded = try checkpoint.rerankerWeights()
             architecture = loaded.weights.architecture
             description.rerankerLayers = loaded.weights.layerIndices
+            description.fingerprint = loaded.weights.fingerprint()
             description.modelParameterCount = loaded.report.parameterCount
             description.unusedKeys = loaded.report.unusedKeys
             description.notes = loaded.report.notes
@@ -79,6 +83,7 @@ struct Inspect: ParsableCommand {
         if let count = description.modelParameterCount {
             print("parameters:   \(formatCount(count)) used (\(formatBytes(count * 4)) as fp32)")
         }
+        if let fingerprint = description.fingerprint { print("fingerprint:  \(fingerprint)") }
         if let layers = description.rerankerLayers {
             print("reranker reads embedding layers: \(layers)" + (checkpoint.rerankerLayerIndices == nil ? " (no reranker_layer_idx: all)" : ""))
         }
