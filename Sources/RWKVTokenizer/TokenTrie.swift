@@ -2,27 +2,35 @@ import Foundation
 
 /// A byte trie over the vocabulary, flattened into a few arrays for greedy longest-match encoding.
 ///
-/// Nodes are numbered in pre-order (0 is the root). A node with many children (the root and most
-/// nodes one or two bytes deep) owns a dense 256-entry row of child numbers; the rest keep their
-/// children as a sorted run of (label, child) edges that is scanned linearly (almost all have
-/// fewer than 8). Child number 0 means "no child", which works because the root is nobody's child.
-/// Built once from the sorted tokens in O(total bytes), with no per-node allocation.
+/// Nodes are numbered breadth first (0 is the root), which keeps the hot shallow nodes together
+/// in memory and gives the children of each node consecutive numbers, so a child is found from
+/// its label alone: `labels[n]` is the byte that leads into node `n`. A node with many children
+/// (the root and most nodes one or two bytes deep) owns a dense 256-entry row of child numbers;
+/// the others scan their (sorted) children's labels, almost always fewer than 8. Child number 0
+/// means "no child", which works because the root is nobody's child. Built once from the sorted
+/// tokens in O(total bytes).
 struct TokenTrie: Sendable {
+    /// 8 bytes, so that more of the trie stays in cache.
     struct Node: Sendable {
-        /// The token id ending at this node, or -1.
-        var tokenID: Int32
-        /// Dense nodes: the offset of their row in `denseChildren`; others: their first edge.
+        /// Dense nodes: the offset of their row in `denseChildren`; others: their first child.
         var first: UInt32
-        var childCount: UInt16
-        var isDense: Bool
+        /// Bits 0-16: the id of the token ending here plus one (0: none); bits 17-26: the number
+        /// of children; bit 31: the node has a dense row.
+        var info: UInt32
+
+        static let tokenMask: UInt32 = 0x1FFFF
+        static let denseBit: UInt32 = 1 << 31
+
+        var tokenID: Int32 { Int32(info & Self.tokenMask) - 1 }
+        var childCount: Int { Int(info >> 17 & 0x3FF) }
+        var isDense: Bool { info & Self.denseBit != 0 }
     }
 
     /// Nodes with more children than this get a dense row.
     static let denseThreshold = 8
 
     let nodes: [Node]
-    let edgeLabels: [UInt8]
-    let edgeTargets: [UInt32]
+    let labels: [UInt8]
     let denseChildren: [UInt32]
 
     /// Builds the trie. When two tokens have the same bytes the later one in file order wins, as in
@@ -91,40 +99,41 @@ struct TokenTrie: Sendable {
             previous = token
         }
 
-        // Pass 2: flatten the child lists into dense rows or sorted edge runs.
+        // Pass 2: renumber breadth first and flatten the child lists into dense rows or label runs.
         let nodeCount = tokenID.count
+        var queue: [Int32] = [0]  // old numbers in new order: queue[new] = old
+        queue.reserveCapacity(nodeCount)
         var nodes: [Node] = []
         nodes.reserveCapacity(nodeCount)
-        var edgeLabels: [UInt8] = []
-        var edgeTargets: [UInt32] = []
-        edgeLabels.reserveCapacity(nodeCount)
-        edgeTargets.reserveCapacity(nodeCount)
+        var labels: [UInt8] = [0]
+        labels.reserveCapacity(nodeCount)
         var denseChildren: [UInt32] = []
-        for node in 0..<nodeCount {
-            let children = childCount[node]
-            if children > Self.denseThreshold {
-                let row = denseChildren.count
-                denseChildren.append(contentsOf: repeatElement(0, count: 256))
-                var child = firstChild[node]
-                while child >= 0 {
-                    denseChildren[row + Int(label[Int(child)])] = UInt32(child)
-                    child = nextSibling[Int(child)]
-                }
-                nodes.append(Node(tokenID: tokenID[node], first: UInt32(row), childCount: UInt16(children), isDense: true))
-            } else {
-                let first = edgeLabels.count
-                var child = firstChild[node]
-                while child >= 0 {
-                    edgeLabels.append(label[Int(child)])
-                    edgeTargets.append(UInt32(child))
-                    child = nextSibling[Int(child)]
-                }
-                nodes.append(Node(tokenID: tokenID[node], first: UInt32(first), childCount: UInt16(children), isDense: false))
+        var head = 0
+        while head < queue.count {
+            let old = Int(queue[head])
+            head += 1
+            let children = childCount[old]
+            let firstNew = UInt32(queue.count)
+            var child = firstChild[old]
+            while child >= 0 {
+                queue.append(child)
+                labels.append(label[Int(child)])
+                child = nextSibling[Int(child)]
             }
+            var info = UInt32(bitPattern: tokenID[old] + 1) | UInt32(children) << 17
+            var first = firstNew
+            if children > Self.denseThreshold {
+                info |= Node.denseBit
+                first = UInt32(denseChildren.count)
+                denseChildren.append(contentsOf: repeatElement(0, count: 256))
+                for k in 0..<UInt32(children) {
+                    denseChildren[Int(first) + Int(labels[Int(firstNew + k)])] = firstNew + k
+                }
+            }
+            nodes.append(Node(first: first, info: info))
         }
         self.nodes = nodes
-        self.edgeLabels = edgeLabels
-        self.edgeTargets = edgeTargets
+        self.labels = labels
         self.denseChildren = denseChildren
     }
 
@@ -139,59 +148,71 @@ struct TokenTrie: Sendable {
     private func child(of node: Int, byte: UInt8) -> UInt32 {
         let entry = nodes[node]
         if entry.isDense { return denseChildren[Int(entry.first) + Int(byte)] }
-        for edge in Int(entry.first)..<Int(entry.first) + Int(entry.childCount) where edgeLabels[edge] == byte {
-            return edgeTargets[edge]
+        for child in Int(entry.first)..<Int(entry.first) + entry.childCount where labels[child] == byte {
+            return UInt32(child)
         }
         return 0
     }
 
     /// Greedy longest match over `input`, appending one id per token to `output`.
     ///
-    /// Requires every single byte to be a token (checked when the tokenizer is built), so each
-    /// step consumes at least one byte.
+    /// Requires every single byte to be a token (``WorldTokenizer`` checks this before using the
+    /// trie): the root is then dense with row offset 0 and each step consumes at least one byte.
     func encode(_ input: UnsafeBufferPointer<UInt8>, into output: inout [Int]) {
         let inputCount = input.count
         guard inputCount > 0 else { return }
+        // Ids go through a small fixed buffer: appending them one by one to `output` costs a
+        // uniqueness and capacity check per token.
+        let chunk = 2048
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: chunk) { pending in
         nodes.withUnsafeBufferPointer { nodes in
-        edgeLabels.withUnsafeBufferPointer { labels in
-        edgeTargets.withUnsafeBufferPointer { targets in
+        labels.withUnsafeBufferPointer { labels in
         denseChildren.withUnsafeBufferPointer { dense in
+            var pendingCount = 0
             var position = 0
             while position < inputCount {
-                var node = 0
-                var index = position
-                var bestEnd = position + 1
-                var bestID: Int32 = -1
+                // The first byte always matches (root row, offset 0).
+                var node = Int(dense[Int(input[position])])
+                var index = position &+ 1
+                var bestID = nodes[node].info & Node.tokenMask
+                var bestEnd = index
                 while index < inputCount {
                     let byte = input[index]
                     let entry = nodes[node]
                     var next: UInt32 = 0
-                    if entry.isDense {
+                    if entry.info & Node.denseBit != 0 {
                         next = dense[Int(entry.first) &+ Int(byte)]
                     } else {
-                        var edge = Int(entry.first)
-                        let end = edge &+ Int(entry.childCount)
-                        while edge < end {
-                            let candidate = labels[edge]
+                        // Sorted labels: stop at the first one not below `byte`.
+                        var child = Int(entry.first)
+                        let end = child &+ Int(entry.info >> 17 & 0x3FF)
+                        while child < end {
+                            let candidate = labels[child]
                             if candidate >= byte {
-                                if candidate == byte { next = targets[edge] }
+                                if candidate == byte { next = UInt32(truncatingIfNeeded: child) }
                                 break
                             }
-                            edge &+= 1
+                            child &+= 1
                         }
                     }
                     if next == 0 { break }
                     node = Int(next)
                     index &+= 1
-                    let id = nodes[node].tokenID
-                    if id >= 0 {
+                    let id = nodes[node].info & Node.tokenMask
+                    if id != 0 {
                         bestID = id
                         bestEnd = index
                     }
                 }
-                output.append(Int(bestID))
+                pending[pendingCount] = Int(bestID) &- 1
+                pendingCount &+= 1
+                if pendingCount == chunk {
+                    output.append(contentsOf: pending)
+                    pendingCount = 0
+                }
                 position = bestEnd
             }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: pending[..<pendingCount]))
         }
         }
         }
