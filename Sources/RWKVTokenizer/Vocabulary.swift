@@ -49,6 +49,10 @@ public struct Vocabulary: Sendable {
 
     /// Parses the contents of a vocabulary file.
     public init(parsing contents: some Collection<UInt8>) throws {
+        // Offsets are stored as Int32 (the real file is about 1 MB).
+        guard contents.count < 1 << 30 else {
+            throw VocabularyError.unreadable(path: "vocabulary", reason: "larger than 1 GiB")
+        }
         let parsed = try contents.withContiguousStorageIfAvailable { try Self.parse($0) }
             ?? Array(contents).withUnsafeBufferPointer { try Self.parse($0) }
         (ids, bytes, boundaries) = parsed

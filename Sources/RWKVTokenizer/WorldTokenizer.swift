@@ -40,8 +40,8 @@ public final class WorldTokenizer: Sendable {
     public let vocabulary: Vocabulary
 
     private let trie: TokenTrie
-    /// Decoding: `decodeBytes[span.start..<span.start + span.length]` for each id, length -1 for
-    /// ids without a token. The vocabulary's bytes followed by `<|endoftext|>` (for id 0).
+    /// Decoding: id `i` is `decodeArena[start..<start + length]` of `decodeSpans[i]` (length -1:
+    /// no such id). The arena is the vocabulary's bytes followed by `<|endoftext|>` (for id 0).
     private let decodeSpans: [Span]
     private let decodeArena: [UInt8]
 
@@ -64,6 +64,8 @@ public final class WorldTokenizer: Sendable {
         try self.init(vocabulary: Vocabulary(contentsOf: vocabularyURL))
     }
 
+    /// Builds the tokenizer for parsed vocabulary tokens; throws
+    /// ``VocabularyError/missingByteToken(byte:)`` when a single byte has no token.
     public init(vocabulary: Vocabulary) throws {
         let trie = TokenTrie(vocabulary: vocabulary)
         if let missing = trie.missingSingleBytes.first {
@@ -91,17 +93,18 @@ public final class WorldTokenizer: Sendable {
     /// The token ids of `text`'s UTF-8 bytes, optionally followed by EOS.
     public func encode(_ text: String, addEOS: Bool = false) -> [Int] {
         var text = text
-        return text.withUTF8 { encode(utf8: $0, addEOS: addEOS) }
+        return text.withUTF8 { encode(bytes: $0, addEOS: addEOS) }
     }
 
     /// The token ids of arbitrary bytes (they need not be valid UTF-8), optionally followed by EOS.
     public func encode(bytes: some Sequence<UInt8>, addEOS: Bool = false) -> [Int] {
-        bytes.withContiguousStorageIfAvailable { encode(utf8: $0, addEOS: addEOS) }
-            ?? Array(bytes).withUnsafeBufferPointer { encode(utf8: $0, addEOS: addEOS) }
+        bytes.withContiguousStorageIfAvailable { encode(bytes: $0, addEOS: addEOS) }
+            ?? Array(bytes).withUnsafeBufferPointer { encode(bytes: $0, addEOS: addEOS) }
     }
 
-    /// The token ids of the bytes in `buffer`, optionally followed by EOS.
-    public func encode(utf8 buffer: UnsafeBufferPointer<UInt8>, addEOS: Bool = false) -> [Int] {
+    /// The token ids of the bytes in `buffer`, optionally followed by EOS (the fast path the other
+    /// `encode` methods funnel into).
+    public func encode(bytes buffer: UnsafeBufferPointer<UInt8>, addEOS: Bool = false) -> [Int] {
         var ids: [Int] = []
         // Typical text averages 3-4 bytes per token; growing past this is amortized anyway.
         ids.reserveCapacity(buffer.count / 3 + 2)
