@@ -8,8 +8,8 @@ struct Detokenize: ParsableCommand {
         abstract: "Print the text of token ids (RWKV world vocabulary).",
         discussion: """
             Ids may be separated by spaces, commas or newlines, and may be wrapped in [ ], so \
-            both `tokenize` and `tokenize --json`-style id lists can be pasted. EOS (65535) \
-            prints nothing; id 0 prints <|endoftext|>.
+            the output of `tokenize` or a JSON array of ids can be pasted. EOS (65535) prints \
+            nothing; id 0 prints <|endoftext|>.
             """
     )
 
