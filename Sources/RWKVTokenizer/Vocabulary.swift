@@ -7,7 +7,7 @@ import Foundation
 /// literal between the line's first and last space, a `str` literal is encoded as UTF-8, and its
 /// byte length must equal the last field. Beyond the reference, ids must be unique and in
 /// `1...65534`, tokens must be non-empty, and all 256 single bytes must be tokens (so that every
-/// byte sequence encodes). Empty lines are skipped.
+/// byte sequence encodes). Empty lines and a leading UTF-8 byte order mark are skipped.
 public struct Vocabulary: Sendable {
     /// `<|endoftext|>`: id 0 decodes to these bytes but is never produced by encoding.
     public static let endOfTextID = SpecialTokens.pad
@@ -73,7 +73,8 @@ public struct Vocabulary: Sendable {
 
         let newline = UInt8(ascii: "\n")
         let space = UInt8(ascii: " ")
-        var lineStart = 0
+        // A UTF-8 byte order mark (editors on Windows add one) is not part of the first id.
+        var lineStart = source.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var lineNumber = 0
         while lineStart < source.count {
             lineNumber += 1
