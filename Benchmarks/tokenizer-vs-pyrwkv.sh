@@ -23,6 +23,8 @@ bin="$root/.build/release/rwkv-emb"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+# Other processes skew both figures alike; the ratio (same run, same text) is the robust number.
+[[ -r /proc/loadavg ]] && echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== swift-rwkv-emb (release, 1 thread)"
 "$bin" bench tokenizer --megabytes "$megabytes" --write-text "$work/text.txt" --write-ids "$work/ids.txt" \
     | tee "$work/swift.txt"
