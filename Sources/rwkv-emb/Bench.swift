@@ -6,6 +6,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: print throughput, latency and memory figures.",
         subcommands: [
+            BenchTokenizer.self,
             BenchLoad.self,
         ]
     )
