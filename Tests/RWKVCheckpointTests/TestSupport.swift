@@ -1,0 +1,68 @@
+import Foundation
+@testable import RWKVCheckpoint
+
+/// A fresh temporary directory per test, removed by the caller with `cleanUp()`.
+struct TemporaryDirectory {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-ckpt-tests-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+    func cleanUp() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Writes a zip of stored entries (CRCs left 0: the loader does not check them), optionally with
+/// ZIP64 end records and extra fields, to test the reader independently of torch's writer.
+func makeZip(_ entries: [(name: String, bytes: [UInt8])], zip64: Bool = false, method: UInt16 = 0) -> Data {
+    var out = [UInt8]()
+    func u16(_ v: Int) { out += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF)] }
+    func u32(_ v: Int) { for i in 0..<4 { out.append(UInt8((v >> (8 * i)) & 0xFF)) } }
+    func u64(_ v: Int) { for i in 0..<8 { out.append(UInt8((v >> (8 * i)) & 0xFF)) } }
+    var offsets: [Int] = []
+    for entry in entries {
+        offsets.append(out.count)
+        u32(0x0403_4b50); u16(45); u16(0); u16(Int(method)); u16(0); u16(0); u32(0)
+        u32(entry.bytes.count); u32(entry.bytes.count)
+        u16(entry.name.utf8.count); u16(0)
+        out += Array(entry.name.utf8)
+        out += entry.bytes
+    }
+    let directoryStart = out.count
+    for (entry, offset) in zip(entries, offsets) {
+        u32(0x0201_4b50); u16(45); u16(45); u16(0); u16(Int(method)); u16(0); u16(0); u32(0)
+        u32(zip64 ? 0xFFFF_FFFF : entry.bytes.count); u32(zip64 ? 0xFFFF_FFFF : entry.bytes.count)
+        u16(entry.name.utf8.count); u16(zip64 ? 28 : 0); u16(0); u16(0); u16(0); u32(0)
+        u32(zip64 ? 0xFFFF_FFFF : offset)
+        out += Array(entry.name.utf8)
+        if zip64 { u16(1); u16(24); u64(entry.bytes.count); u64(entry.bytes.count); u64(offset) }
+    }
+    let directorySize = out.count - directoryStart
+    if zip64 {
+        let record = out.count
+        u32(0x0606_4b50); u64(44); u16(45); u16(45); u32(0); u32(0)
+        u64(entries.count); u64(entries.count); u64(directorySize); u64(directoryStart)
+        u32(0x0706_4b50); u32(0); u64(record); u32(1)
+        u32(0x0605_4b50); u16(0); u16(0); u16(0xFFFF); u16(0xFFFF); u32(0xFFFF_FFFF); u32(0xFFFF_FFFF); u16(0)
+    } else {
+        u32(0x0605_4b50); u16(0); u16(0); u16(entries.count); u16(entries.count); u32(directorySize); u32(directoryStart); u16(0)
+    }
+    return Data(out)
+}
+
+/// The entries of a stored zip, read with the loader's own zip reader.
+func zipEntries(_ data: Data) throws -> [(name: String, bytes: [UInt8])] {
+    try data.withUnsafeBytes { bytes in
+        let archive = try ZipArchive(bytes)
+        return archive.names.map { name in (name, Array(bytes[archive.entries[name]!])) }
+    }
+}
+
+/// Compares two sets of weights tensor by tensor (names, shapes and values, bit for bit).
+func sameTensors(_ a: [NamedTensor], _ b: [NamedTensor]) -> Bool {
+    guard a.count == b.count else { return false }
+    for (x, y) in zip(a, b) {
+        guard x.name == y.name, x.shape == y.shape, x.values.map(\.bitPattern) == y.values.map(\.bitPattern) else { return false }
+    }
+    return true
+}
