@@ -1,0 +1,165 @@
+import Foundation
+
+/// The RWKV "world" tokenizer (`rwkv_vocab_v20230424`): greedy longest byte match, producing the
+/// same ids as the reference `TRIE_TOKENIZER` of rwkv-emb 0.2.6.
+///
+/// Encoding never fails: every single byte is a token, so any byte sequence (valid UTF-8 or not)
+/// encodes. Decoding maps ids back to bytes:
+/// - id 0 decodes to `<|endoftext|>` (as in the reference), but encoding never produces it;
+/// - EOS (65535) is not a vocabulary token and decodes to nothing (the reference raises);
+/// - any other id without a token throws ``TokenizerError/unknownTokenID(id:index:)``.
+///
+/// Immutable after `init`, so one instance can be shared by any number of threads.
+public final class WorldTokenizer: Sendable {
+    /// How ``decode(_:invalidUTF8:)`` treats bytes that are not valid UTF-8.
+    public enum InvalidUTF8Handling: Sendable {
+        /// Throw ``TokenizerError/invalidUTF8(byteOffset:)`` (the reference's default).
+        case strict
+        /// Replace each ill-formed sequence with U+FFFD.
+        case replace
+    }
+
+    /// The tokenizer for the bundled vocabulary, loaded on first use.
+    public static let shared: WorldTokenizer = {
+        do {
+            return try WorldTokenizer()
+        } catch {
+            // The vocabulary ships inside this module: failing here is a packaging bug.
+            fatalError("RWKVTokenizer: cannot load the bundled vocabulary: \(error)")
+        }
+    }()
+
+    /// The bundled `rwkv_vocab_v20230424.txt`, or nil when the resource bundle is missing.
+    public static var bundledVocabularyURL: URL? {
+        Bundle.module.url(forResource: "rwkv_vocab_v20230424", withExtension: "txt")
+    }
+
+    /// The number of ids a model's embedding table needs: the highest id (EOS) plus one, 65536.
+    public let vocabularySize: Int
+    /// The tokens of the vocabulary file.
+    public let vocabulary: Vocabulary
+
+    private let trie: TokenTrie
+    /// Decoding table indexed by id: where the token's bytes start in `vocabulary.bytes`, and
+    /// their length (-1: no such token). EOS and `<|endoftext|>` are handled before the table.
+    private let decodeStart: [Int32]
+    private let decodeLength: [Int32]
+
+    /// Loads the bundled vocabulary.
+    public convenience init() throws {
+        guard let url = Self.bundledVocabularyURL else {
+            throw VocabularyError.unreadable(
+                path: "rwkv_vocab_v20230424.txt", reason: "the RWKVTokenizer resource bundle has no vocabulary")
+        }
+        try self.init(vocabularyURL: url)
+    }
+
+    /// Loads a vocabulary file in the `rwkv_vocab_v20230424.txt` format.
+    public convenience init(vocabularyURL: URL) throws {
+        try self.init(vocabulary: Vocabulary(contentsOf: vocabularyURL))
+    }
+
+    public init(vocabulary: Vocabulary) throws {
+        let trie = TokenTrie(vocabulary: vocabulary)
+        if let missing = trie.missingSingleBytes.first {
+            throw VocabularyError.missingByteToken(byte: missing)
+        }
+        let size = SpecialTokens.eos + 1
+        var start = [Int32](repeating: 0, count: size)
+        var length = [Int32](repeating: -1, count: size)
+        for index in 0..<vocabulary.count {
+            let id = vocabulary.ids[index]
+            start[id] = Int32(vocabulary.boundaries[index])
+            length[id] = Int32(vocabulary.boundaries[index + 1] - vocabulary.boundaries[index])
+        }
+        self.vocabulary = vocabulary
+        self.vocabularySize = size
+        self.trie = trie
+        self.decodeStart = start
+        self.decodeLength = length
+    }
+
+    // MARK: Encoding
+
+    /// The token ids of `text`'s UTF-8 bytes, optionally followed by EOS.
+    public func encode(_ text: String, addEOS: Bool = false) -> [Int] {
+        var text = text
+        return text.withUTF8 { encode(utf8: $0, addEOS: addEOS) }
+    }
+
+    /// The token ids of arbitrary bytes (they need not be valid UTF-8), optionally followed by EOS.
+    public func encode(bytes: some Sequence<UInt8>, addEOS: Bool = false) -> [Int] {
+        bytes.withContiguousStorageIfAvailable { encode(utf8: $0, addEOS: addEOS) }
+            ?? Array(bytes).withUnsafeBufferPointer { encode(utf8: $0, addEOS: addEOS) }
+    }
+
+    /// The token ids of the bytes in `buffer`, optionally followed by EOS.
+    public func encode(utf8 buffer: UnsafeBufferPointer<UInt8>, addEOS: Bool = false) -> [Int] {
+        var ids: [Int] = []
+        // Typical text averages 3-4 bytes per token; growing past this is amortized anyway.
+        ids.reserveCapacity(buffer.count / 3 + 2)
+        trie.encode(buffer, into: &ids)
+        if addEOS { ids.append(SpecialTokens.eos) }
+        return ids
+    }
+
+    // MARK: Decoding
+
+    /// The bytes of one id: empty for EOS, `<|endoftext|>` for 0, nil when the id has no token.
+    public func tokenBytes(for id: Int) -> [UInt8]? {
+        if id == SpecialTokens.eos { return [] }
+        if id == Vocabulary.endOfTextID { return Vocabulary.endOfTextBytes }
+        guard id >= 0, id < decodeLength.count, decodeLength[id] >= 0 else { return nil }
+        let start = Int(decodeStart[id])
+        return Array(vocabulary.bytes[start..<start + Int(decodeLength[id])])
+    }
+
+    /// Whether `id` decodes (a vocabulary token, `<|endoftext|>` or EOS).
+    public func isKnown(_ id: Int) -> Bool {
+        id == SpecialTokens.eos || id == Vocabulary.endOfTextID
+            || (id >= 0 && id < decodeLength.count && decodeLength[id] >= 0)
+    }
+
+    /// The concatenated bytes of `ids` (EOS contributes nothing).
+    public func decodeBytes(_ ids: some Sequence<Int>) throws -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(ids.underestimatedCount * 4)
+        try vocabulary.bytes.withUnsafeBufferPointer { bytes in
+            for (index, id) in ids.enumerated() {
+                guard id >= 0, id < decodeLength.count, decodeLength[id] >= 0 else {
+                    if id == SpecialTokens.eos { continue }
+                    if id == Vocabulary.endOfTextID {
+                        output.append(contentsOf: Vocabulary.endOfTextBytes)
+                        continue
+                    }
+                    throw TokenizerError.unknownTokenID(id: id, index: index)
+                }
+                let start = Int(decodeStart[id])
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<start + Int(decodeLength[id])]))
+            }
+        }
+        return output
+    }
+
+    /// The text of `ids`. Token boundaries may split characters, so the concatenated bytes are
+    /// validated as a whole; `invalidUTF8` says what to do when they are not UTF-8.
+    public func decode(_ ids: some Sequence<Int>, invalidUTF8: InvalidUTF8Handling = .strict) throws -> String {
+        let bytes = try decodeBytes(ids)
+        if invalidUTF8 == .strict, let offset = UTF8Validation.firstInvalidOffset(bytes) {
+            throw TokenizerError.invalidUTF8(byteOffset: offset)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Each id with its bytes, for displaying a tokenization (EOS gets an empty piece).
+    public func pieces(_ ids: some Sequence<Int>) throws -> [TokenPiece] {
+        var pieces: [TokenPiece] = []
+        for (index, id) in ids.enumerated() {
+            guard let bytes = tokenBytes(for: id) else {
+                throw TokenizerError.unknownTokenID(id: id, index: index)
+            }
+            pieces.append(TokenPiece(id: id, bytes: bytes))
+        }
+        return pieces
+    }
+}

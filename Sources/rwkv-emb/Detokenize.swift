@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import RWKVTokenizer
+
+/// `rwkv-emb detokenize [ids...]`: the text of token ids.
+struct Detokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the text of token ids (RWKV world vocabulary).",
+        discussion: """
+            Ids may be separated by spaces, commas or newlines, and may be wrapped in [ ], so \
+            both `tokenize` and `tokenize --json`-style id lists can be pasted. EOS (65535) \
+            prints nothing; id 0 prints <|endoftext|>.
+            """
+    )
+
+    @Argument(help: "Token ids (default: read them from standard input).")
+    var ids: [String] = []
+
+    @Flag(help: "Fail on bytes that are not valid UTF-8 instead of replacing them with U+FFFD.")
+    var strict = false
+
+    @Flag(name: [.customShort("n"), .customLong("no-newline")], help: "Do not print a newline after the text.")
+    var noNewline = false
+
+    @OptionGroup var options: TokenizerOptions
+
+    func run() throws {
+        let source: String
+        if ids.isEmpty {
+            source = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            source = ids.joined(separator: " ")
+        }
+        let tokenIDs = try Self.parseIDs(source)
+        let tokenizer = try options.makeTokenizer()
+        let text = try tokenizer.decode(tokenIDs, invalidUTF8: strict ? .strict : .replace)
+        writeToStandardOutput(noNewline ? text : text + "\n")
+    }
+
+    static func parseIDs(_ source: String) throws -> [Int] {
+        let separators: Set<Character> = [" ", "\t", "\n", "\r", "\r\n", ",", "[", "]"]
+        return try source.split(whereSeparator: { separators.contains($0) }).map { field in
+            guard let id = Int(field) else {
+                throw CommandLineError("'\(field)' is not a token id (expected a non-negative integer)")
+            }
+            return id
+        }
+    }
+}
