@@ -59,7 +59,7 @@ struct BenchEngine: ParsableCommand {
             ra.layerCount = indices.count
             rerankerWeights = RerankerWeights.random(architecture: ra, layerIndices: indices, seed: 2)
         }
-        let engine = RWKVModel(weights)
+        let engine = RWKVModel(consume weights)
         let network = try RerankerNetwork(rerankerWeights)
         try network.check(pairedWith: engine)
         let loadTime = seconds(ContinuousClock.now - loadStart)
