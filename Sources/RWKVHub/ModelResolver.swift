@@ -117,10 +117,7 @@ public struct ModelResolver: Sendable {
             } catch {
                 guard let fallback = FallbackModel.locate(environment: environment, currentDirectory: currentDirectory,
                                                           executable: executable) else { throw error }
-                notice("Notice: the default model '\(KnownModels.defaultName)' is not cached and could not be downloaded "
-                    + "(\(error.description)) Using the small TEST model with RANDOM weights from \(fallback.path) instead: "
-                    + "its embeddings and scores are meaningless. Run `rwkv-emb download \(KnownModels.defaultName)` "
-                    + "when online to get the real model.")
+                notice(Self.fallbackNotice(reason: error, directory: fallback))
                 let embedding = ResolvedCheckpoint(url: fallback.appendingPathComponent(FallbackModel.embeddingFile),
                                                    role: .embedding, source: .fallback(fallback))
                 var rerankerCheckpoint: ResolvedCheckpoint?
@@ -135,6 +132,17 @@ public struct ModelResolver: Sendable {
         }
         return try await resolvePair(ModelReference.parse(model, currentDirectory: currentDirectory),
                                      reranker: reranker, needsReranker: needsReranker)
+    }
+
+    /// What the user is told when the test model stands in for the default model.
+    public static func fallbackNotice(reason: HubError, directory: URL) -> String {
+        """
+        Notice: the default model '\(KnownModels.defaultName)' is not cached and could not be downloaded:
+          \(reason.description)
+        Using the small TEST model with RANDOM weights from \(directory.path) instead: \
+        its embeddings and scores are meaningless.
+        Run `rwkv-emb download \(KnownModels.defaultName)` when online to get the real model.
+        """
     }
 
     public func resolvePair(_ model: ModelReference, reranker: String?, needsReranker: Bool) async throws(HubError) -> ResolvedModelPair {
