@@ -134,7 +134,7 @@ struct BlockStack: Sendable {
                 let output: UnsafeMutablePointer<Float> = seq.wkvOut.map { $0 + stateOffsetOut + h * n } ?? discard
                 let o = seq.rows.lowerBound * c + h * 64
                 wkv7(tokens: seq.rows.count, ld: c,
-                     r: ws.r.p + o, w: ws.w.p + o, k: ws.k.p + o, v: ws.v.p + o, kk: ws.kk.p + o, a: ws.a.p + o,
+                     r: ws.r.p + o, w: ws.w.p + o, k: ws.k.p + o, v: ws.v.p + o, kk: ws.kk.p + o, b: ws.a.p + o,
                      stateIn: input, stateOut: output, y: y + o, ldy: c)
             }
         }
