@@ -4,13 +4,17 @@ import Foundation
 import RWKVCheckpoint
 import RWKVTokenizer
 
-/// `--model PATH`: an embedding checkpoint (.pth or .safetensors), loaded into the engine.
+/// `--model`: an embedding checkpoint file, a directory or a name (`ModelLocator`), loaded into the engine.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Embedding checkpoint (.pth or .safetensors).", valueName: "path"))
-    var model: String
+    @Option(help: ArgumentHelp(ModelLocator.modelHelp, valueName: "model"))
+    var model: String?
 
     func loadModel() throws -> RWKVModel {
-        let weights = try EmbeddingModelWeights.load(contentsOf: try existingFile(model))
+        try loadModel(from: ModelLocator.embeddingNow(model: model))
+    }
+
+    func loadModel(from url: URL) throws -> RWKVModel {
+        let weights = try EmbeddingModelWeights.load(contentsOf: url)
         return RWKVModel(consume weights)
     }
 }

@@ -11,8 +11,8 @@ struct Rerank: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: ArgumentHelp("Reranker checkpoint (.pth or .safetensors).", valueName: "path"))
-    var reranker: String
+    @Option(help: ArgumentHelp(ModelLocator.rerankerHelp, valueName: "reranker"))
+    var reranker: String?
 
     @Option(help: "The query.")
     var query: String
@@ -37,9 +37,9 @@ struct Rerank: ParsableCommand {
 
     func run() throws {
         let docs = try readTexts(documents)
-        let rerankerURL = try existingFile(reranker)
-        let model = try modelOptions.loadModel()
-        let weights = try RerankerWeights.load(contentsOf: rerankerURL, pairedWith: model.architecture)
+        let files = try ModelLocator.pairNow(model: modelOptions.model, reranker: reranker)
+        let model = try modelOptions.loadModel(from: files.embedding)
+        let weights = try RerankerWeights.load(contentsOf: files.reranker, pairedWith: model.architecture)
         let pipeline = try StateReranker(model: model, network: try RerankerNetwork(weights), tokenizer: try WorldTokenizer())
         let scores: [RerankScore]
         if offline {
