@@ -190,8 +190,9 @@ public final class Downloader: Sendable {
                         throw .invalidResponse(url: url.absoluteString, reason: "a redirect without a valid Location")
                     }
                     location = target
-                    // A redirect on the Hub itself without file metadata (a renamed repository): follow it.
-                    if commit == nil || etag == nil, Self.sameOrigin(target, environment.endpoint) {
+                    // Like huggingface_hub: redirects on the Hub itself (a renamed repository, the
+                    // resolve cache) are followed; the metadata is that of the redirect elsewhere (the CDN).
+                    if Self.sameOrigin(target, url) {
                         url = target
                         continue
                     }

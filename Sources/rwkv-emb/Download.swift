@@ -26,12 +26,10 @@ struct Download: AsyncParsableCommand {
         let environment = HubEnvironment.current
         var files: [HubFile] = []
         for name in names.isEmpty ? [KnownModels.defaultName] : names {
-            if name.hasPrefix("hf:") {
-                files.append(try ModelReference.parseHubReference(name))
-            } else if let known = KnownModels.named(name) {
-                files += [known.embedding, known.reranker]
-            } else {
-                throw HubError.unknownModel(name, known: KnownModels.names)
+            switch try ModelReference.parse(name) {
+            case let .hub(file): files.append(file)
+            case let .known(known): files += [known.embedding, known.reranker]
+            case .file, .directory: throw CommandLineError("'\(name)' is a local path: there is nothing to download")
             }
         }
         var configuration = DownloadConfiguration()

@@ -92,4 +92,22 @@ import Testing
                 .download(HubFile(repo: repo, path: tiny.rerankerFile, revision: "v9"))
         }
     }
+
+    @Test func relativeRedirectsOnTheHubAreFollowed() async throws {
+        let hub = try FakeHub()
+        defer { hub.shutdown() }
+        let data = generatedBytes(30_000)
+        hub.add(repo: repo, path: tiny.rerankerFile, data: data)
+        hub.rename("old-owner/EmbeddingRWKV", to: repo)
+        let home = try TemporaryHome()
+        let environment = home.environment(endpoint: hub.endpoint, ["HF_TOKEN": hub.token])
+        let file = HubFile(repo: "old-owner/EmbeddingRWKV", path: tiny.rerankerFile)
+        let result = try await Downloader(environment: environment, configuration: fastConfiguration()).download(file)
+        #expect(bytes(result.url) == data)
+        // Stored under the name asked for, as huggingface_hub does.
+        #expect(result.url.path.contains("models--old-owner--EmbeddingRWKV/snapshots/\(hub.commit)/"))
+        let heads = hub.requests.filter { $0.method == "HEAD" }
+        #expect(heads.count == 2)
+        #expect(heads.allSatisfy { $0.header("Authorization") == "Bearer \(hub.token)" })
+    }
 }

@@ -45,6 +45,8 @@ final class FakeHub: @unchecked Sendable {
     private var dropCount = 0
     private var dropAfterBytes = 0
     private var corrupt = false
+    /// Renamed repositories: old name -> new name (answered with a relative 307, like the Hub).
+    private var renames: [String: String] = [:]
 
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private var channels: [Channel] = []
@@ -65,8 +67,9 @@ final class FakeHub: @unchecked Sendable {
         try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(Handler(hub: self, role: role))
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(Handler(hub: self, role: role))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -91,6 +94,7 @@ final class FakeHub: @unchecked Sendable {
 
     func dropNextTransfers(_ count: Int, afterBytes: Int) { locked { dropCount = count; dropAfterBytes = afterBytes } }
     func setCorrupt(_ value: Bool) { locked { corrupt = value } }
+    func rename(_ old: String, to new: String) { locked { renames[old] = new } }
     var requests: [Request] { locked { log } }
     func clearLog() { locked { log.removeAll() } }
 
@@ -124,6 +128,10 @@ final class FakeHub: @unchecked Sendable {
         let repo = parts[0] + "/" + parts[1]
         let revision = parts[3]
         let filePath = parts[4...].joined(separator: "/")
+        if let renamed = locked({ renames[repo] }) {
+            let rest = parts[2...].map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? $0 }
+            return .respond(status: .temporaryRedirect, headers: [("Location", "/\(renamed)/" + rest.joined(separator: "/"))], body: [])
+        }
         let (files, isPrivate) = locked { (repos[repo], privateRepos.contains(repo)) }
         if isPrivate, head.headers.first(name: "Authorization") != "Bearer \(token)" {
             return .respond(status: .unauthorized, headers: [("X-Error-Code", "RepoNotFound")], body: [])
