@@ -316,16 +316,25 @@ public final class Downloader: Sendable {
                 await Self.drain(response)
                 throw statusError(code, url: url, file: file, headers: response.headers)
             }
+            // Bytes go to disk as they come; a write failure (a full disk) stops the transfer.
+            var writeError: Int32?
             do {
                 for try await buffer in response.body {
-                    try output.write(buffer)
+                    writeError = output.append(buffer)
+                    if writeError != nil { break }
                     offset += Int64(buffer.readableBytes)
                     progress?(.progress(file: file.path, received: offset, total: metadata.size))
                 }
-            } catch let error as HubError {
-                throw error
             } catch {
                 throw Self.networkError(error, url: url)
+            }
+            if let writeError {
+                let folder = incomplete.deletingLastPathComponent()
+                if writeError == ENOSPC || writeError == EDQUOT {
+                    throw .insufficientSpace(path: folder.path, needed: max(1, (metadata.size ?? 0) - offset),
+                                             available: configuration.availableSpace(folder))
+                }
+                throw .fileSystem(path: incomplete.path, reason: FileSystem.errnoText(writeError))
             }
             return
         }
@@ -477,8 +486,9 @@ private final class OutputFile {
         }
     }
 
-    func write(_ buffer: ByteBuffer) throws(HubError) {
-        let failure: Int32? = buffer.withUnsafeReadableBytes { bytes in
+    /// Appends the bytes; returns the errno of a failed write (nil when all went to disk).
+    func append(_ buffer: ByteBuffer) -> Int32? {
+        buffer.withUnsafeReadableBytes { bytes in
             var done = 0
             while done < bytes.count {
                 let written = systemWrite(descriptor, bytes.baseAddress! + done, bytes.count - done)
@@ -489,12 +499,6 @@ private final class OutputFile {
                 done += written
             }
             return nil
-        }
-        if let failure {
-            if failure == ENOSPC || failure == EDQUOT {
-                throw .insufficientSpace(path: url.deletingLastPathComponent().path, needed: Int64(buffer.readableBytes), available: 0)
-            }
-            throw .fileSystem(path: url.path, reason: FileSystem.errnoText(failure))
         }
     }
 
