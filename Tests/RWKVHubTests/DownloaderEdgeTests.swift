@@ -110,4 +110,40 @@ import Testing
         #expect(heads.count == 2)
         #expect(heads.allSatisfy { $0.header("Authorization") == "Bearer \(hub.token)" })
     }
+
+    @Test func gatedRepositoriesAreForbidden() async throws {
+        let hub = try FakeHub()
+        defer { hub.shutdown() }
+        hub.add(repo: repo, path: tiny.rerankerFile, data: generatedBytes(100))
+        hub.gate(repo)
+        let home = try TemporaryHome()
+        await #expect(throws: HubError.forbidden(repo: repo)) {
+            try await Downloader(environment: home.environment(endpoint: hub.endpoint, ["HF_TOKEN": hub.token]),
+                                 configuration: fastConfiguration()).download(tiny.reranker)
+        }
+    }
+
+    @Test func serverErrorsAreRetriedAndThenReported() async throws {
+        let hub = try FakeHub()
+        defer { hub.shutdown() }
+        let data = generatedBytes(10_000)
+        hub.add(repo: repo, path: tiny.rerankerFile, data: data)
+        let home = try TemporaryHome()
+        let environment = home.environment(endpoint: hub.endpoint)
+        hub.failNextTransfers(1, status: .serviceUnavailable)
+        let result = try await Downloader(environment: environment, configuration: fastConfiguration(attempts: 2)).download(tiny.reranker)
+        #expect(bytes(result.url) == data)
+
+        let other = HubFile(repo: repo, path: "other.pth")
+        hub.add(repo: repo, path: other.path, data: generatedBytes(10_000, seed: 5))
+        hub.failNextTransfers(5, status: .serviceUnavailable)
+        let error = await #expect(throws: HubError.self) {
+            try await Downloader(environment: environment, configuration: fastConfiguration(attempts: 3)).download(other)
+        }
+        guard case .retriesExhausted(_, 3, _) = error else {
+            Issue.record("expected exhausted retries, got \(String(describing: error))")
+            return
+        }
+        #expect(environment.cache.cachedFile(other) == nil)
+    }
 }

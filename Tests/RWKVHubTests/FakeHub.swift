@@ -45,6 +45,11 @@ final class FakeHub: @unchecked Sendable {
     private var dropCount = 0
     private var dropAfterBytes = 0
     private var corrupt = false
+    /// Gated repositories: 403 whatever the token.
+    private var gatedRepos: Set<String> = []
+    /// The next `failCount` CDN transfers answer `failStatus` (a 503, say).
+    private var failCount = 0
+    private var failStatus = HTTPResponseStatus.serviceUnavailable
     /// Renamed repositories: old name -> new name (answered with a relative 307, like the Hub).
     private var renames: [String: String] = [:]
 
@@ -95,6 +100,8 @@ final class FakeHub: @unchecked Sendable {
     func dropNextTransfers(_ count: Int, afterBytes: Int) { locked { dropCount = count; dropAfterBytes = afterBytes } }
     func setCorrupt(_ value: Bool) { locked { corrupt = value } }
     func rename(_ old: String, to new: String) { locked { renames[old] = new } }
+    func gate(_ repo: String) { locked { _ = gatedRepos.insert(repo) } }
+    func failNextTransfers(_ count: Int, status: HTTPResponseStatus) { locked { failCount = count; failStatus = status } }
     var requests: [Request] { locked { log } }
     func clearLog() { locked { log.removeAll() } }
 
@@ -132,7 +139,10 @@ final class FakeHub: @unchecked Sendable {
             let rest = parts[2...].map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? $0 }
             return .respond(status: .temporaryRedirect, headers: [("Location", "/\(renamed)/" + rest.joined(separator: "/"))], body: [])
         }
-        let (files, isPrivate) = locked { (repos[repo], privateRepos.contains(repo)) }
+        let (files, isPrivate, isGated) = locked { (repos[repo], privateRepos.contains(repo), gatedRepos.contains(repo)) }
+        if isGated {
+            return .respond(status: .forbidden, headers: [("X-Error-Code", "GatedRepo")], body: [])
+        }
         if isPrivate, head.headers.first(name: "Authorization") != "Bearer \(token)" {
             return .respond(status: .unauthorized, headers: [("X-Error-Code", "RepoNotFound")], body: [])
         }
@@ -173,6 +183,13 @@ final class FakeHub: @unchecked Sendable {
             return (file, self.corrupt, drop)
         }
         guard var data = found?.data else { return .respond(status: .notFound, headers: [], body: []) }
+        if let status = locked({ () -> HTTPResponseStatus? in
+            guard head.method == .GET, failCount > 0 else { return nil }
+            failCount -= 1
+            return failStatus
+        }) {
+            return .respond(status: status, headers: [], body: Array("temporarily unavailable".utf8))
+        }
         if corrupt, !data.isEmpty { data[data.count / 2] ^= 0xFF }
         var start = 0
         var status = HTTPResponseStatus.ok
