@@ -117,6 +117,7 @@ struct BlockStack: Sendable {
         let stateOffsetOut = b * layerStride + 2 * c
         let zeros = UnsafePointer(ws.zeros.p) + 2 * c
         let taskCount = step.count * heads
+        guard taskCount > 0 else { return }
         // Balance workers by rows: task i covers sequence i / heads.
         var cost = [Int](repeating: 0, count: taskCount + 1)
         for i in 0..<taskCount { cost[i + 1] = cost[i] + step[i / heads].rows.count + 1 }

@@ -1,3 +1,6 @@
+import RWKVKernelsC
+
+/// Swift SIMD16 version of `wkv7` (compiled for the baseline CPU; kept as a cross-check for the C kernel).
 /// The RWKV-7 recurrence for one head of one sequence, over `tokens` consecutive tokens.
 ///
 /// The state is 64x64, stored **key-major**: `state[j * 64 + i]` holds S[i][j] of the paper/reference
@@ -11,7 +14,7 @@
 ///
 /// Inputs are token rows with stride `ld` (pointers already offset to this head's 64 channels);
 /// `w` is the decay itself (in (0, 1)), `b` = kk * a (the in-context rate). `stateIn` may equal `stateOut` (in-place update).
-public func wkv7(
+public func wkv7SIMD(
     tokens: Int, ld: Int,
     r: UnsafePointer<Float>, w: UnsafePointer<Float>, k: UnsafePointer<Float>,
     v: UnsafePointer<Float>, kk: UnsafePointer<Float>, b: UnsafePointer<Float>,
@@ -55,4 +58,17 @@ public func wkv7(
             store16(y0 + y1, y + t * ldy + block * 16)
         }
     }
+}
+
+/// The recurrence as run by the engine: the C kernel (AVX2+FMA on x86-64 CPUs that have it). Same contract
+/// as `wkv7SIMD`.
+@inline(__always)
+public func wkv7(
+    tokens: Int, ld: Int,
+    r: UnsafePointer<Float>, w: UnsafePointer<Float>, k: UnsafePointer<Float>,
+    v: UnsafePointer<Float>, kk: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    stateIn: UnsafePointer<Float>, stateOut: UnsafeMutablePointer<Float>,
+    y: UnsafeMutablePointer<Float>, ldy: Int
+) {
+    rwkv_wkv7(Int32(tokens), ld, r, w, k, v, kk, b, stateIn, stateOut, y, ldy)
 }

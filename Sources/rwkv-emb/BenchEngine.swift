@@ -39,6 +39,7 @@ struct BenchEngine: ParsableCommand {
         #if DEBUG
         print("note: this is a debug build; use `swift build -c release` for representative figures")
         #endif
+        let startRSS = currentRSSMegabytes()
         let loadStart = ContinuousClock.now
         let weights: EmbeddingModelWeights
         if let model {
@@ -59,17 +60,22 @@ struct BenchEngine: ParsableCommand {
             ra.layerCount = indices.count
             rerankerWeights = RerankerWeights.random(architecture: ra, layerIndices: indices, seed: 2)
         }
+        let weightsRSS = currentRSSMegabytes()
         let engine = RWKVModel(consume weights)
-        let network = try RerankerNetwork(rerankerWeights)
+        let ra = rerankerWeights.architecture
+        let rerankerBytes = Double(parameterCount(ra) - ra.vocabularySize * ra.embeddingSize - 5 * ra.embeddingSize * ra.embeddingSize) * 4
+        let network = try RerankerNetwork(consume rerankerWeights)
         try network.check(pairedWith: engine)
         let loadTime = seconds(ContinuousClock.now - loadStart)
+        let loadedRSS = currentRSSMegabytes()
         let ws = engine.makeWorkspace()
 
         let flopsPerToken = forwardFlopsPerToken(architecture)
         let weightBytes = Double(parameterCount(architecture)) * 4
         print("model:      \(model ?? "random \(shape.rawValue)"): \(architecture)")
-        print("            \(String(format: "%.0f", weightBytes / 1e6)) MB fp32 weights, "
-            + "\(String(format: "%.1f", flopsPerToken / 1e6)) MFLOP/token, ready in \(String(format: "%.1f", loadTime)) s")
+        print("            \(String(format: "%.0f", weightBytes / 1e6)) MB fp32 weights (+ reranker \(String(format: "%.0f", rerankerBytes / 1e6)) MB), "
+            + "\(String(format: "%.1f", flopsPerToken / 1e6)) MFLOP/token, ready in \(String(format: "%.1f", loadTime)) s, "
+            + "RSS \(startRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") at start, \(weightsRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") with checkpoint weights, engine \(loadedRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") (peak so far \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a"))")
         print("threads:    \(KernelThreads.coreCount) cores, OpenBLAS \(blasThreads()) threads, "
             + "OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
 
@@ -107,7 +113,7 @@ struct BenchEngine: ParsableCommand {
         print("offline rerank:     64-token query vs \(documents) cached states in \(String(format: "%.1f", r * 1e3)) ms "
             + "(reranker blocks read layers \(network.layerIndices))")
         print("peak RSS:           \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a") "
-            + "(fp32 weights \(String(format: "%.0f", weightBytes / 1e6)) MB)")
+            + "(fp32 weights \(String(format: "%.0f", (weightBytes + rerankerBytes) / 1e6)) MB with the reranker)")
     }
 }
 
@@ -162,10 +168,15 @@ private func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
-/// VmHWM from /proc/self/status (Linux), in MB.
-func peakRSSMegabytes() -> Double? {
+/// VmHWM (peak resident memory) from /proc/self/status (Linux), in MB.
+func peakRSSMegabytes() -> Double? { procStatus("VmHWM:") }
+
+/// VmRSS (current resident memory), in MB.
+func currentRSSMegabytes() -> Double? { procStatus("VmRSS:") }
+
+private func procStatus(_ key: String) -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+    for line in status.split(separator: "\n") where line.hasPrefix(key) {
         let kb = line.split(separator: " ").compactMap { Double($0) }.first
         return kb.map { $0 / 1024 }
     }

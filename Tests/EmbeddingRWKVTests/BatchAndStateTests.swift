@@ -9,6 +9,7 @@ import RWKVTestSupport
         var rng = SystemRandomNumberGenerator()
         let records = m.golden.embed
         var singles: [Int: [Float]] = [:]  // each text alone
+        defer { DiffLog.report("batch") }
         for trial in 0..<2 {
             let picked = (0..<5).map { _ in Int.random(in: 0..<records.count, using: &rng) }
             // A tiny step size forces sequences to be split across steps and mixed with others.
