@@ -28,6 +28,11 @@ struct Models: AsyncParsableCommand {
                 text += "  get it with: rwkv-emb download \(status.model.name)\n"
             }
         }
+        let partial = environment.cache.incompleteBytes(repo: KnownModels.repository)
+        if partial > 0 {
+            text += "\nInterrupted downloads: \(ByteCount.format(partial)) kept in blobs/*.incomplete; "
+                + "`rwkv-emb download NAME` resumes them.\n"
+        }
         let fallback = FallbackModel.locate(environment: environment,
                                             currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                                             executable: FallbackModel.currentExecutable)

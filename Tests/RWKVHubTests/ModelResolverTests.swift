@@ -165,6 +165,16 @@ import Testing
         #expect(statuses[0].reranker == nil)
         #expect(statuses[1].embedding == nil)
         #expect(!statuses[0].isComplete)
+
+        let cache = home.environment().cache
+        let entries = cache.entries(repo: repo)
+        #expect(entries.map(\.path) == [tiny.embeddingFile])
+        #expect(entries.first?.refs == ["main"])
+        #expect(entries.first?.size == 1234)
+        #expect(cache.incompleteBytes(repo: repo) == 0)
+        try Data(count: 77).write(to: cache.blobsFolder(repo).appendingPathComponent("abc.incomplete"))
+        #expect(cache.incompleteBytes(repo: repo) == 77)
+        #expect(cache.entries(repo: repo).count == 1)   // a partial download is never listed as a file
     }
 
     final class Notices: @unchecked Sendable {
