@@ -76,7 +76,7 @@ struct BenchEngine: ParsableCommand {
         print("            \(String(format: "%.0f", weightBytes / 1e6)) MB fp32 weights (+ reranker \(String(format: "%.0f", rerankerBytes / 1e6)) MB), "
             + "\(String(format: "%.1f", flopsPerToken / 1e6)) MFLOP/token, ready in \(String(format: "%.1f", loadTime)) s, "
             + "RSS \(startRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") at start, \(weightsRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") with checkpoint weights, engine \(loadedRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") (peak so far \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a"))")
-        print("threads:    \(KernelThreads.coreCount) cores, OpenBLAS \(blasThreads()) threads, "
+        print("threads:    \(KernelThreads.coreCount) cores; engine GEMMs split over \(KernelThreads.coreCount) workers, OpenBLAS single-threaded; "
             + "OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
 
         let roofline = sgemmRate(n: 2048)
@@ -134,8 +134,10 @@ func parameterCount(_ a: ModelArchitecture) -> Int {
     return a.vocabularySize * c + a.layerCount * perLayer + 3 * 2 * c * c
 }
 
-/// GFLOP/s of one n^3 sgemm (best of 3).
+/// GFLOP/s of one n^3 sgemm (best of 3) with OpenBLAS's own threading on all cores.
 private func sgemmRate(n: Int) -> Double {
+    setBLASThreads(KernelThreads.coreCount)
+    defer { setBLASThreads(1) }
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
     var bestTime = Double.infinity
