@@ -3,6 +3,7 @@ import PackageDescription
 
 // Data flows one way: text -> RWKVTokenizer -> (weights from RWKVCheckpoint) ->
 // EmbeddingRWKV (model, computed with RWKVKernels) -> embeddings and states -> CLI / later store and server.
+// RWKVHub turns a model name into checkpoint files (Hugging Face cache, download) for the CLI.
 let package = Package(
     name: "swift-rwkv-emb",
     platforms: [.macOS(.v14)],
@@ -10,10 +11,14 @@ let package = Package(
         .library(name: "RWKVTokenizer", targets: ["RWKVTokenizer"]),
         .library(name: "RWKVCheckpoint", targets: ["RWKVCheckpoint"]),
         .library(name: "EmbeddingRWKV", targets: ["EmbeddingRWKV"]),
+        .library(name: "RWKVHub", targets: ["RWKVHub"]),
         .executable(name: "rwkv-emb", targets: ["rwkv-emb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Text <-> token ids (RWKV "world" vocabulary, greedy longest byte match).
@@ -29,20 +34,32 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // The WKV recurrence in C (AVX2+FMA build picked at run time on x86-64).
+        .target(name: "RWKVKernelsC"),
         // Compute kernels: sgemm wrapper, WKV recurrence, norms, fused element-wise passes.
         .target(
             name: "RWKVKernels",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+            dependencies: ["RWKVKernelsC", .target(name: "CBLAS", condition: .when(platforms: [.linux]))]
         ),
         // The model: RWKV-7 forward, states, embeddings, state-based reranker.
         .target(
             name: "EmbeddingRWKV",
             dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels"]
         ),
+        // Model names -> checkpoint files: the Hugging Face cache layout, resolution, verified resumable download.
+        .target(
+            name: "RWKVHub",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "rwkv-emb",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVHub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +70,15 @@ let package = Package(
         .testTarget(
             name: "EmbeddingRWKVTests",
             dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]
+        ),
+        .testTarget(
+            name: "RWKVHubTests",
+            dependencies: [
+                "RWKVHub", "RWKVTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ]
 )

@@ -6,8 +6,10 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: print throughput, latency and memory figures.",
         subcommands: [
+            BenchEngine.self,
             BenchTokenizer.self,
             BenchLoad.self,
-        ]
+        ],
+        defaultSubcommand: BenchEngine.self
     )
 }

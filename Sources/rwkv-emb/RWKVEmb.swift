@@ -9,11 +9,14 @@ struct RWKVEmb: AsyncParsableCommand {
         subcommands: [
             // Each subcommand lives in its own file of this folder.
             Bench.self,
+            Embed.self,
+            Rerank.self,
             Tokenize.self,
             Detokenize.self,
-
             Convert.self,
             Inspect.self,
+            Download.self,
+            Models.self,
         ]
     )
 }

@@ -1,0 +1,34 @@
+import RWKVKernels
+
+extension RWKVModel {
+    /// Embeddings of token sequences (each should contain EOS tokens): the mean of the ln_out outputs at
+    /// all EOS positions, through the task head, optionally L2-normalised. Sequences start from zero states.
+    public func embed(
+        _ sequences: [[Int]], task: EmbeddingTask = .retrieval, normalize: Bool = false,
+        workspace: Workspace? = nil
+    ) throws(RWKVError) -> [[Float]] {
+        var states = sequences.map { _ in zeroState() }
+        let outputs = try forward(sequences, states: &states, outputs: .token(Self.eos), workspace: workspace)
+        var pooled: [[Float]] = []
+        for (i, out) in outputs.enumerated() {
+            guard let mean = out.mean() else { throw .noEOS(sequence: i) }
+            pooled.append(mean)
+        }
+        return embed(pooled: pooled, task: task, normalize: normalize)
+    }
+
+    /// Applies a task head (and optional L2 normalisation) to pooled ln_out vectors.
+    public func embed(pooled: [[Float]], task: EmbeddingTask = .retrieval, normalize: Bool = false) -> [[Float]] {
+        guard !pooled.isEmpty, let head = heads[task] else { return [] }
+        let c = width
+        let flat = head.apply(pooled.flatMap { $0 }, rows: pooled.count, width: c)
+        return (0..<pooled.count).map { i in
+            var v = Array(flat[i * c..<(i + 1) * c])
+            if normalize {
+                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                if norm > 0 { v = v.map { $0 / norm } }
+            }
+            return v
+        }
+    }
+}

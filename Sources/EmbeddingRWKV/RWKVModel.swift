@@ -1,0 +1,63 @@
+import RWKVCheckpoint
+import RWKVKernels
+
+/// An EmbeddingRWKV model ready to run: RWKV-7 blocks, the embedding table with block 0's ln0 folded in,
+/// ln_out and the three task heads. Immutable and thread-safe; give each thread its own `Workspace`.
+public struct RWKVModel: Sendable {
+    public let architecture: ModelArchitecture
+    /// [vocabularySize, C], LayerNorm(ln0) already applied to every row.
+    let embedding: [Float]
+    let stack: BlockStack
+    let lnOutWeight, lnOutBias: WeightBuffer
+    let heads: [EmbeddingTask: TaskHead]
+
+    /// EOS (the pooling positions) of the world vocabulary.
+    public static let eos = 65535
+
+    public var layerCount: Int { architecture.layerCount }
+    public var width: Int { architecture.embeddingSize }
+
+    /// Transforms checkpoint weights into the engine's layout. The embedding table is normalised in place
+    /// (no second copy when `weights` is not used afterwards); block weights are copied into engine buffers.
+    public init(_ weights: consuming EmbeddingModelWeights) {
+        var w = consume weights
+        architecture = w.architecture
+        let c = w.architecture.embeddingSize
+        precondition(c % 64 == 0, "the engine needs C to be a multiple of the head size 64")
+        var table = w.embedding.values
+        w.embedding.values = []
+        if let ln0 = w.blocks.first?.ln0 {
+            let rows = table.count / c
+            table.withUnsafeMutableBufferPointer { t in
+                ln0.weight.withUnsafeBufferPointer { lw in
+                    ln0.bias.withUnsafeBufferPointer { lb in
+                        let base = t.baseAddress!, weight = lw.baseAddress!, bias = lb.baseAddress!
+                        forRows(rows, minimumPerWorker: 1024) { range in
+                            layerNorm(rows: range.count, width: c, x: base + range.lowerBound * c, ldx: c, weight: weight,
+                                      bias: bias, eps: 1e-5, out: base + range.lowerBound * c, ldo: c)
+                        }
+                    }
+                }
+            }
+        }
+        embedding = table
+        // Convert block by block, releasing each source block (when unshared) as soon as it is copied.
+        var source = w.blocks
+        w.blocks = []
+        source.reverse()
+        var blocks: [Block] = []
+        while let b = source.popLast() { blocks.append(Block(b, isFirst: blocks.isEmpty)) }
+        stack = BlockStack(blocks: blocks, width: c)
+        lnOutWeight = WeightBuffer(w.lnOut.weight)
+        lnOutBias = WeightBuffer(w.lnOut.bias)
+        heads = [.retrieval: TaskHead(w.retrievalHead), .similarity: TaskHead(w.similarityHead),
+                 .classification: TaskHead(w.classificationHead)]
+    }
+
+    /// The zero state of the first `layers` layers (all by default).
+    public func zeroState(layers: Int? = nil) -> RWKVState {
+        RWKVState(layerCount: layers ?? layerCount, embeddingSize: width)
+    }
+
+    public func makeWorkspace(maxRows: Int = 2048) -> Workspace { Workspace(maxRows: maxRows) }
+}

@@ -1,0 +1,82 @@
+import RWKVTokenizer
+
+/// State-based reranking: the embedding model reads `Instruct ...\nDocument: {doc}\nQuery: {query}` + EOS,
+/// and the reranker network scores the WKV states of its layers. Only layers 0...max(layerIndices) of
+/// the embedding model are ever run.
+///
+/// - online: the whole template from a zero state, per pair;
+/// - offline: `documentState(for:)` once per document (cacheable, sliced to the needed layers), then per
+///   query only `Query: {query}` + EOS on top of each cached state (`rerankOffline`).
+public struct StateReranker: Sendable {
+    public let model: RWKVModel
+    public let network: RerankerNetwork
+    public let tokenizer: WorldTokenizer
+
+    public static let instruction = "Instruct: Given a query, retrieve documents that answer the query\n"
+
+    public init(model: RWKVModel, network: RerankerNetwork, tokenizer: WorldTokenizer) throws(RWKVError) {
+        try network.check(pairedWith: model)
+        self.model = model
+        self.network = network
+        self.tokenizer = tokenizer
+    }
+
+    /// Embedding-model layers a cached document state holds.
+    public var stateLayers: Int { network.requiredLayers }
+
+    // MARK: text API
+
+    /// The cacheable state of a document: the model after `Instruct: ...\nDocument: {doc}\n` (no EOS).
+    public func documentState(for document: String, workspace: Workspace? = nil) throws(RWKVError) -> RWKVState {
+        try documentStates(for: [document], workspace: workspace)[0]
+    }
+
+    public func documentStates(for documents: [String], workspace: Workspace? = nil) throws(RWKVError) -> [RWKVState] {
+        try documentStates(tokens: documents.map(documentTokens), workspace: workspace)
+    }
+
+    /// Scores of one query against cached document states (one batched pass).
+    public func rerankOffline(query: String, documentStates: [RWKVState], workspace: Workspace? = nil) throws(RWKVError) -> [RerankScore] {
+        try rerankOffline(queryTokens: queryTokens(query), documentStates: documentStates, workspace: workspace)
+    }
+
+    /// Scores of one query against documents, each pair read in full from a zero state.
+    public func rerankOnline(query: String, documents: [String], workspace: Workspace? = nil) throws(RWKVError) -> [RerankScore] {
+        try rerankOnline(tokens: documents.map { onlineTokens(query: query, document: $0) }, workspace: workspace)
+    }
+
+    // MARK: templates
+
+    public func documentTokens(_ document: String) -> [Int] {
+        tokenizer.encode(Self.instruction + "Document: \(document)\n", addEOS: false)
+    }
+
+    public func queryTokens(_ query: String) -> [Int] {
+        tokenizer.encode("Query: \(query)", addEOS: true)
+    }
+
+    public func onlineTokens(query: String, document: String) -> [Int] {
+        tokenizer.encode(Self.instruction + "Document: \(document)\nQuery: \(query)", addEOS: true)
+    }
+
+    // MARK: token API
+
+    public func documentStates(tokens: [[Int]], workspace: Workspace? = nil) throws(RWKVError) -> [RWKVState] {
+        var states = tokens.map { _ in model.zeroState(layers: stateLayers) }
+        _ = try model.forward(tokens, states: &states, workspace: workspace)
+        return states
+    }
+
+    public func rerankOffline(queryTokens: [Int], documentStates: [RWKVState], workspace: Workspace? = nil) throws(RWKVError) -> [RerankScore] {
+        guard !documentStates.isEmpty else { return [] }
+        // States may be deeper than needed (e.g. full states): run only the reranker's layers.
+        let sources = documentStates.map { $0.layerCount == stateLayers ? $0 : $0.sliced(layers: 0..<min(stateLayers, $0.layerCount)) }
+        let (_, states) = try model.forward(Array(repeating: queryTokens, count: sources.count), from: sources, workspace: workspace)
+        return try network.logits(states, workspace: workspace).map(RerankScore.init(logit:))
+    }
+
+    public func rerankOnline(tokens: [[Int]], workspace: Workspace? = nil) throws(RWKVError) -> [RerankScore] {
+        let states = try documentStates(tokens: tokens, workspace: workspace)
+        return try network.logits(states, workspace: workspace).map(RerankScore.init(logit:))
+    }
+}
