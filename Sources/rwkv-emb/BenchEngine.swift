@@ -149,6 +149,7 @@ func parameterCount(_ a: ModelArchitecture) -> Int {
 /// GFLOP/s of one n^3 sgemm (best of 3) with OpenBLAS's own threading on all cores, or as the engine runs
 /// its GEMMs (single-threaded OpenBLAS on each worker's share).
 private func sgemmRate(n: Int, engineSplit: Bool, repeats: Int = 3) -> Double {
+    KernelThreads.useSingleThreadedBLAS()
     setBLASThreads(engineSplit ? 1 : KernelThreads.coreCount)
     defer { setBLASThreads(1) }
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
