@@ -189,9 +189,8 @@ struct BlockStack: Sendable {
                       _ rank: Int, _ out: UnsafeMutablePointer<Float>, _ ws: Workspace,
                       inner: ((UnsafeMutablePointer<Float>, Int) -> Void)?) {
         let c = width, mid = ws.lora.p
-        KernelThreads.useSingleThreadedBLAS()
         // Both factors and the activation per block of rows, in one parallel region.
-        let workers = rows >= 32 ? KernelThreads.coreCount : 1
+        let workers = rows >= 32 && KernelThreads.splitsGEMMs ? KernelThreads.coreCount : 1
         KernelThreads.parallel(workers) { w in
             let r = KernelThreads.range(w, of: workers, total: rows)
             guard !r.isEmpty else { return }

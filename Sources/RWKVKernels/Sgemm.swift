@@ -29,9 +29,8 @@ public func parallelSgemm(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     alpha: Float = 1, beta: Float = 0
 ) {
-    KernelThreads.useSingleThreadedBLAS()
     let workers = KernelThreads.coreCount
-    if workers == 1 || 2 * m * n * k < 4_000_000 {
+    if !KernelThreads.splitsGEMMs || 2 * m * n * k < 4_000_000 {
         sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, bTransposed: bTransposed, c: c, ldc: ldc, alpha: alpha, beta: beta)
         return
     }

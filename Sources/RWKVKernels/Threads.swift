@@ -25,6 +25,14 @@ public enum KernelThreads {
     public static func useSingleThreadedBLAS() { _ = blasConfigured }
     private static let blasConfigured: Void = { setBLASThreads(1) }()
 
+    /// Whether the engine splits GEMMs over its workers: yes while OpenBLAS runs single-threaded (as set
+    /// on first use). If other code raises OpenBLAS's thread count later (or with Accelerate, which
+    /// threads itself), GEMMs are left whole to the BLAS instead of oversubscribing the cores.
+    public static var splitsGEMMs: Bool {
+        useSingleThreadedBLAS()
+        return coreCount > 1 && blasThreads() == 1
+    }
+
     /// Runs `body(worker)` for worker in 0..<count on up to `count` threads and waits.
     /// A single worker runs inline (no dispatch overhead for tiny jobs).
     @inline(__always)
