@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "RWKVTokenizer", targets: ["RWKVTokenizer"]),
         .library(name: "RWKVCheckpoint", targets: ["RWKVCheckpoint"]),
         .library(name: "EmbeddingRWKV", targets: ["EmbeddingRWKV"]),
+        .library(name: "RWKVRetrieval", targets: ["RWKVRetrieval"]),
         .executable(name: "rwkv-emb", targets: ["rwkv-emb"]),
     ],
     dependencies: [
@@ -39,10 +40,15 @@ let package = Package(
             name: "EmbeddingRWKV",
             dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels"]
         ),
+        // Collections: documents, embeddings and cached reranker states on disk; search + offline reranking.
+        .target(
+            name: "RWKVRetrieval",
+            dependencies: ["EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels"]
+        ),
         .executableTarget(
             name: "rwkv-emb",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +59,10 @@ let package = Package(
         .testTarget(
             name: "EmbeddingRWKVTests",
             dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]
+        ),
+        .testTarget(
+            name: "RWKVRetrievalTests",
+            dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport"]
         ),
     ]
 )
