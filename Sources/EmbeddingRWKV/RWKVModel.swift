@@ -20,7 +20,7 @@ public struct RWKVModel: Sendable {
     /// Transforms checkpoint weights into the engine's layout. The embedding table is normalised in place
     /// (no second copy when `weights` is not used afterwards); block weights are copied into engine buffers.
     public init(_ weights: consuming EmbeddingModelWeights) {
-        var w = weights
+        var w = consume weights
         architecture = w.architecture
         let c = w.architecture.embeddingSize
         precondition(c % 64 == 0, "the engine needs C to be a multiple of the head size 64")
@@ -31,16 +31,22 @@ public struct RWKVModel: Sendable {
             table.withUnsafeMutableBufferPointer { t in
                 ln0.weight.withUnsafeBufferPointer { lw in
                     ln0.bias.withUnsafeBufferPointer { lb in
-                        layerNorm(rows: rows, width: c, x: t.baseAddress!, ldx: c, weight: lw.baseAddress!,
-                                  bias: lb.baseAddress!, eps: 1e-5, out: t.baseAddress!, ldo: c)
+                        let base = t.baseAddress!, weight = lw.baseAddress!, bias = lb.baseAddress!
+                        forRows(rows, minimumPerWorker: 1024) { range in
+                            layerNorm(rows: range.count, width: c, x: base + range.lowerBound * c, ldx: c, weight: weight,
+                                      bias: bias, eps: 1e-5, out: base + range.lowerBound * c, ldo: c)
+                        }
                     }
                 }
             }
         }
         embedding = table
-        var blocks: [Block] = []
-        for (i, b) in w.blocks.enumerated() { blocks.append(Block(b, isFirst: i == 0)) }
+        // Convert block by block, releasing each source block (when unshared) as soon as it is copied.
+        var source = w.blocks
         w.blocks = []
+        source.reverse()
+        var blocks: [Block] = []
+        while let b = source.popLast() { blocks.append(Block(b, isFirst: blocks.isEmpty)) }
         stack = BlockStack(blocks: blocks, width: c)
         lnOutWeight = WeightBuffer(w.lnOut.weight)
         lnOutBias = WeightBuffer(w.lnOut.bias)
