@@ -3,7 +3,6 @@ import PackageDescription
 
 // Data flows one way: text -> RWKVTokenizer -> (weights from RWKVCheckpoint) ->
 // EmbeddingRWKV (model, computed with RWKVKernels) -> embeddings and states -> CLI / later store and server.
-// RWKVHub turns a model name into checkpoint files (Hugging Face cache, download) for the CLI.
 let package = Package(
     name: "swift-rwkv-emb",
     platforms: [.macOS(.v14)],
@@ -11,14 +10,11 @@ let package = Package(
         .library(name: "RWKVTokenizer", targets: ["RWKVTokenizer"]),
         .library(name: "RWKVCheckpoint", targets: ["RWKVCheckpoint"]),
         .library(name: "EmbeddingRWKV", targets: ["EmbeddingRWKV"]),
-        .library(name: "RWKVHub", targets: ["RWKVHub"]),
+        .library(name: "RWKVRetrieval", targets: ["RWKVRetrieval"]),
         .executable(name: "rwkv-emb", targets: ["rwkv-emb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Text <-> token ids (RWKV "world" vocabulary, greedy longest byte match).
@@ -46,20 +42,15 @@ let package = Package(
             name: "EmbeddingRWKV",
             dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels"]
         ),
-        // Model names -> checkpoint files: the Hugging Face cache layout, resolution, verified resumable download.
+        // Collections: documents, embeddings and cached reranker states on disk; search + offline reranking.
         .target(
-            name: "RWKVHub",
-            dependencies: [
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            name: "RWKVRetrieval",
+            dependencies: ["EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels"]
         ),
         .executableTarget(
             name: "rwkv-emb",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVHub",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,13 +63,8 @@ let package = Package(
             dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]
         ),
         .testTarget(
-            name: "RWKVHubTests",
-            dependencies: [
-                "RWKVHub", "RWKVTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            name: "RWKVRetrievalTests",
+            dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport"]
         ),
     ]
 )

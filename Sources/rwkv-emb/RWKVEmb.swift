@@ -17,6 +17,11 @@ struct RWKVEmb: AsyncParsableCommand {
             Inspect.self,
             Download.self,
             Models.self,
+            Index.self,
+            Search.self,
+            ListDocuments.self,
+            Delete.self,
+            Stats.self,
         ]
     )
 }
