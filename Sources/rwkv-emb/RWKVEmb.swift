@@ -11,6 +11,8 @@ struct RWKVEmb: AsyncParsableCommand {
             Bench.self,
             Tokenize.self,
             Detokenize.self,
+            Serve.self,
+            LoadTest.self,
         ]
     )
 }
