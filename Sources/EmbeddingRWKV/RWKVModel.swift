@@ -20,7 +20,7 @@ public struct RWKVModel: Sendable {
     /// Transforms checkpoint weights into the engine's layout. The embedding table is normalised in place
     /// (no second copy when `weights` is not used afterwards); block weights are copied into engine buffers.
     public init(_ weights: consuming EmbeddingModelWeights) {
-        var w = weights
+        var w = consume weights
         architecture = w.architecture
         let c = w.architecture.embeddingSize
         precondition(c % 64 == 0, "the engine needs C to be a multiple of the head size 64")
@@ -38,9 +38,12 @@ public struct RWKVModel: Sendable {
             }
         }
         embedding = table
-        var blocks: [Block] = []
-        for (i, b) in w.blocks.enumerated() { blocks.append(Block(b, isFirst: i == 0)) }
+        // Convert block by block, releasing each source block (when unshared) as soon as it is copied.
+        var source = w.blocks
         w.blocks = []
+        source.reverse()
+        var blocks: [Block] = []
+        while let b = source.popLast() { blocks.append(Block(b, isFirst: blocks.isEmpty)) }
         stack = BlockStack(blocks: blocks, width: c)
         lnOutWeight = WeightBuffer(w.lnOut.weight)
         lnOutBias = WeightBuffer(w.lnOut.bias)

@@ -19,13 +19,18 @@ public func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 
-/// e^x per lane. Inputs are clamped to [-87.3, 88.7] (exp of the ends is finite, no NaN from overflow).
+/// e^x per lane. Inputs are clamped to [-87.3, 88.3] (exp of the ends is finite, no NaN from overflow).
 @inline(__always)
 public func vexp(_ input: Vec16) -> Vec16 {
-    let x = input.clamped(lowerBound: Vec16(repeating: -87.3), upperBound: Vec16(repeating: 88.7))
-    // n = round(x / ln 2) with the 1.5 * 2^23 trick (no SSE4.1 round instruction needed).
+    // Compare + blend (the standard library's clamped/pointwiseMin go lane by lane for NaN rules).
+    let low = Vec16(repeating: -87.3), high = Vec16(repeating: 88.3)
+    var x = input.replacing(with: low, where: input .< low)
+    x = x.replacing(with: high, where: x .> high)
+    // n = round(x / ln 2) with the 1.5 * 2^23 trick: the float nm = 1.5 * 2^23 + n has the integer n in
+    // its low mantissa bits, so no float -> int conversion (which does not vectorise) is needed.
     let magic = Vec16(repeating: 12582912.0)
-    let n = (x * Vec16(repeating: 1.44269504088896341) + magic) - magic
+    let nm = x * Vec16(repeating: 1.44269504088896341) + magic
+    let n = nm - magic
     // r = x - n ln2, in two parts for precision.
     var r = x - n * Vec16(repeating: 0.693359375)
     r = r + n * Vec16(repeating: 2.12194440e-4)
@@ -37,8 +42,8 @@ public func vexp(_ input: Vec16) -> Vec16 {
     p = p * r + Vec16(repeating: 5.0000001201e-1)
     let r2 = r * r
     let y = p * r2 + r + Vec16(repeating: 1)
-    // 2^n from the exponent bits.
-    let bits = (SIMD16<Int32>(truncatingIfNeeded: SIMD16<Int32>(n)) &+ 127) &<< 23
+    // 2^n from the exponent bits: (n + 127) << 23, with n = bits(nm) - bits(1.5 * 2^23).
+    let bits = (unsafeBitCast(nm, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     return y * unsafeBitCast(bits, to: Vec16.self)
 }
 

@@ -5,6 +5,7 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: print throughput, latency and memory figures.",
-        subcommands: [BenchTokenizer.self]
+        subcommands: [BenchEngine.self, BenchTokenizer.self],
+        defaultSubcommand: BenchEngine.self
     )
 }
