@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "RWKVCheckpoint", targets: ["RWKVCheckpoint"]),
         .library(name: "EmbeddingRWKV", targets: ["EmbeddingRWKV"]),
         .library(name: "RWKVServer", targets: ["RWKVServer"]),
+        .library(name: "RWKVRetrieval", targets: ["RWKVRetrieval"]),
         .executable(name: "rwkv-emb", targets: ["rwkv-emb"]),
     ],
     dependencies: [
@@ -47,11 +48,16 @@ let package = Package(
             name: "EmbeddingRWKV",
             dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels"]
         ),
+        // Collections: documents, embeddings and cached reranker states on disk; search + offline reranking.
+        .target(
+            name: "RWKVRetrieval",
+            dependencies: ["EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels"]
+        ),
         // HTTP service: TEI / OpenAI / Jina-compatible routes over a dynamic batcher (Hummingbird 2).
         .target(
             name: "RWKVServer",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -64,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "rwkv-emb",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVServer",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels", "RWKVServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -80,9 +86,13 @@ let package = Package(
             dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]
         ),
         .testTarget(
+            name: "RWKVRetrievalTests",
+            dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport"]
+        ),
+        .testTarget(
             name: "RWKVServerTests",
             dependencies: [
-                "RWKVServer", "EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport",
+                "RWKVServer", "RWKVRetrieval", "EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

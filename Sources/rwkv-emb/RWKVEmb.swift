@@ -11,6 +11,11 @@ struct RWKVEmb: AsyncParsableCommand {
             Bench.self,
             Tokenize.self,
             Detokenize.self,
+            Index.self,
+            Search.self,
+            ListDocuments.self,
+            Delete.self,
+            Stats.self,
             Serve.self,
             LoadTest.self,
         ]

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Errors of the retrieval collection: every message says what is wrong and with which path/id.
+public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
+    /// The directory has no `collection.json` (or is not a directory).
+    case notACollection(path: String)
+    /// Creating a collection where one already exists.
+    case alreadyExists(path: String)
+    /// The collection's format version is not one this code reads.
+    case unsupportedVersion(path: String, found: Int, supported: Int)
+    /// The models given differ from the ones the collection was built with.
+    case modelMismatch(collection: String, given: String)
+    /// A configuration (protocol, precision) that differs from the collection's.
+    case configurationMismatch(String)
+    /// Another process holds the write lock.
+    case locked(path: String)
+    /// A system call failed.
+    case io(path: String, operation: String, message: String)
+    /// Stored bytes that cannot be read (beyond a torn tail, which is repaired silently).
+    case corrupt(path: String, reason: String)
+    /// Input documents that cannot be used.
+    case invalidInput(String)
+    /// The collection was opened read-only.
+    case readOnly(path: String)
+    /// Search or rerank needs models but none were given.
+    case modelsRequired(String)
+
+    public var description: String {
+        switch self {
+        case let .notACollection(p): "\(p) is not a collection (no collection.json); create one with `rwkv-emb index --collection \(p) ...`"
+        case let .alreadyExists(p): "a collection already exists at \(p)"
+        case let .unsupportedVersion(p, f, s): "\(p): collection format version \(f) is not supported (this build reads version \(s))"
+        case let .modelMismatch(c, g): "model mismatch: the collection was built with \(c), but the given models are \(g); use the same checkpoints or a new collection"
+        case let .configurationMismatch(s): "configuration mismatch: \(s)"
+        case let .locked(p): "\(p) is being written by another process (lock held)"
+        case let .io(p, op, m): "\(op) \(p): \(m)"
+        case let .corrupt(p, r): "\(p) is damaged: \(r)"
+        case let .invalidInput(s): s
+        case let .readOnly(p): "\(p) was opened read-only"
+        case let .modelsRequired(s): "models required: \(s)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+
+    static func errno(_ path: String, _ operation: String) -> RetrievalError {
+        .io(path: path, operation: operation, message: String(cString: strerror(Foundation.errno)))
+    }
+}

@@ -1,0 +1,218 @@
+import EmbeddingRWKV
+
+/// How cached document states are stored (chosen when a collection is created).
+///
+/// WKV matrices take almost all of a state's bytes; they are stored in the chosen precision.
+/// Token-shift vectors (2 x C per layer, ~3% of a state) stay fp32 with `.fp32` and are fp16 otherwise.
+public enum StatePrecision: String, Sendable, CaseIterable, Codable {
+    /// Exact: the reranker sees the same numbers as with a fresh state.
+    case fp32
+    /// IEEE half (values saturated to +-65504); relative error ~5e-4 per element.
+    case fp16
+    /// bfloat16 (fp32 range); relative error ~4e-3 per element.
+    case bf16
+    /// Signed 8-bit with one fp32 scale per 64-element row (scale = max |x| / 127).
+    case int8
+
+    /// Bytes of one WKV row of 64 elements.
+    var wkvRowBytes: Int {
+        switch self {
+        case .fp32: 256
+        case .fp16, .bf16: 128
+        case .int8: 64 + 4
+        }
+    }
+
+    /// Bytes per token-shift element.
+    var shiftElementBytes: Int { self == .fp32 ? 4 : 2 }
+    var code: UInt32 {
+        switch self {
+        case .fp32: 0
+        case .fp16: 1
+        case .bf16: 2
+        case .int8: 3
+        }
+    }
+}
+
+/// The byte layout of one stored state (see ARCHITECTURE.md, "states.bin"): for each layer,
+/// the token shift [2C] (fp32 or fp16), then the WKV rows (H*64 rows of 64, in the engine's key-major
+/// order): fp32/fp16/bf16 values, or for int8 all H*64 fp32 scales followed by the int8 values.
+/// A blob is padded to a multiple of 64 bytes.
+public struct StateCodec: Sendable, Equatable {
+    public let precision: StatePrecision
+    public let layerCount: Int
+    public let embeddingSize: Int
+
+    public init(precision: StatePrecision, layerCount: Int, embeddingSize: Int) {
+        self.precision = precision
+        self.layerCount = layerCount
+        self.embeddingSize = embeddingSize
+    }
+
+    var rows: Int { embeddingSize }  // H * 64 rows per layer (H = C / 64)
+    var shiftBytes: Int { 2 * embeddingSize * precision.shiftElementBytes }
+    var wkvBytes: Int { rows * precision.wkvRowBytes }
+    var layerBytes: Int { shiftBytes + wkvBytes }
+    /// Bytes of one encoded state without padding (what `stats` reports per document).
+    public var payloadBytes: Int { layerCount * layerBytes }
+    /// Bytes one state occupies in the file (64-byte aligned).
+    public var blobBytes: Int { (payloadBytes + 63) / 64 * 64 }
+
+    /// Writes `state` (at least `layerCount` layers; the first ones are stored) into `out` (`blobBytes`).
+    public func encode(_ state: RWKVState, into out: UnsafeMutableRawPointer) {
+        precondition(state.embeddingSize == embeddingSize && state.layerCount >= layerCount)
+        let c = embeddingSize, stride = state.layerStride, wkvCount = rows * 64
+        state.withUnsafeValues { values in
+            let base = values.baseAddress!
+            for l in 0..<layerCount {
+                let src = base + l * stride
+                let dst = out + l * layerBytes
+                if precision == .fp32 {
+                    dst.copyMemory(from: src, byteCount: 2 * c * 4)
+                } else {
+                    let h = dst.assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<(2 * c) { h[i] = HalfFloat.encode(src[i]) }
+                }
+                let w = src + 2 * c, wd = dst + shiftBytes
+                switch precision {
+                case .fp32:
+                    wd.copyMemory(from: w, byteCount: wkvCount * 4)
+                case .fp16:
+                    let h = wd.assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<wkvCount { h[i] = HalfFloat.encode(w[i]) }
+                case .bf16:
+                    let h = wd.assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<wkvCount { h[i] = BFloat.encode(w[i]) }
+                case .int8:
+                    let scales = wd.assumingMemoryBound(to: Float.self)
+                    let q = (wd + rows * 4).assumingMemoryBound(to: Int8.self)
+                    for r in 0..<rows {
+                        let row = w + r * 64
+                        var m: Float = 0
+                        for i in 0..<64 { m = max(m, abs(row[i])) }
+                        let scale = m / 127
+                        scales[r] = scale
+                        let inv: Float = scale > 0 ? 1 / scale : 0
+                        for i in 0..<64 {
+                            q[r * 64 + i] = Int8(max(-127, min(127, (row[i] * inv).rounded(.toNearestOrEven))))
+                        }
+                    }
+                }
+            }
+        }
+        let pad = blobBytes - payloadBytes
+        if pad > 0 { (out + payloadBytes).initializeMemory(as: UInt8.self, repeating: 0, count: pad) }
+    }
+
+    public func encode(_ state: RWKVState) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: blobBytes)
+        bytes.withUnsafeMutableBytes { encode(state, into: $0.baseAddress!) }
+        return bytes
+    }
+
+    /// Decodes a blob (at a 4-byte aligned address) into an fp32 state of `layerCount` layers.
+    public func decode(_ blob: UnsafeRawPointer) -> RWKVState {
+        var state = RWKVState(layerCount: layerCount, embeddingSize: embeddingSize)
+        let c = embeddingSize, wkvCount = rows * 64, stride = state.layerStride
+        state.withUnsafeMutableValues { values in
+            let base = values.baseAddress!
+            for l in 0..<layerCount {
+                let dst = base + l * stride
+                let src = blob + l * layerBytes
+                if precision == .fp32 {
+                    UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 2 * c * 4)
+                } else {
+                    HalfFloat.decode(src.assumingMemoryBound(to: UInt16.self), count: 2 * c, into: dst)
+                }
+                let ws = src + shiftBytes, w = dst + 2 * c
+                switch precision {
+                case .fp32: UnsafeMutableRawPointer(w).copyMemory(from: ws, byteCount: wkvCount * 4)
+                case .fp16: HalfFloat.decode(ws.assumingMemoryBound(to: UInt16.self), count: wkvCount, into: w)
+                case .bf16: BFloat.decode(ws.assumingMemoryBound(to: UInt16.self), count: wkvCount, into: w)
+                case .int8:
+                    let scales = ws.assumingMemoryBound(to: Float.self)
+                    let q = (ws + rows * 4).assumingMemoryBound(to: Int8.self)
+                    for r in 0..<rows {
+                        let s = SIMD16<Float>(repeating: scales[r])
+                        for part in 0..<4 {
+                            let o = r * 64 + part * 16
+                            let v = UnsafeRawPointer(q + o).loadUnaligned(as: SIMD16<Int8>.self)
+                            let f = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: v)) * s
+                            UnsafeMutableRawPointer(w + o).storeBytes(of: f, as: SIMD16<Float>.self)
+                        }
+                    }
+                }
+            }
+        }
+        return state
+    }
+
+    public func decode(_ bytes: [UInt8]) -> RWKVState {
+        bytes.withUnsafeBytes { decode($0.baseAddress!) }
+    }
+}
+
+/// IEEE 754 binary16 <-> Float (round to nearest even; saturating at +-65504; NaN becomes 0).
+enum HalfFloat {
+    static func encode(_ f: Float) -> UInt16 {
+        guard !f.isNaN else { return 0 }
+        let sign: UInt16 = f.sign == .minus ? 0x8000 : 0
+        let v = min(abs(f), 65504)
+        if v < 6.103515625e-05 {  // subnormal (or zero): multiples of 2^-24
+            return sign | UInt16((v * 16_777_216).rounded(.toNearestOrEven))
+        }
+        let bits = v.bitPattern
+        let exponent = (bits >> 23) - 112  // rebias 127 -> 15 (v >= 2^-14, so no underflow)
+        let mantissa = bits & 0x7F_FFFF
+        var h = exponent << 10 | mantissa >> 13
+        let rest = mantissa & 0x1FFF
+        if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) { h += 1 }
+        return sign | UInt16(h)
+    }
+
+    @inline(__always)
+    static func decode16(_ h: SIMD16<UInt16>) -> SIMD16<Float> {
+        let x = SIMD16<UInt32>(truncatingIfNeeded: h)
+        let sign = (x & 0x8000) &<< 16
+        let magnitude = unsafeBitCast((x & 0x7FFF) &<< 13, to: SIMD16<Float>.self) * 0x1p112
+        return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD16<UInt32>.self) | sign, to: SIMD16<Float>.self)
+    }
+
+    static func decode(_ src: UnsafePointer<UInt16>, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 16 <= count {
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt16>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: decode16(v), as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count {
+            var v = SIMD16<UInt16>(repeating: 0)
+            v[0] = src[i]
+            dst[i] = decode16(v)[0]
+            i += 1
+        }
+    }
+}
+
+/// bfloat16 <-> Float (round to nearest even).
+enum BFloat {
+    static func encode(_ f: Float) -> UInt16 {
+        let bits = f.bitPattern
+        if f.isNaN { return 0x7FC0 }
+        return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    static func decode(_ src: UnsafePointer<UInt16>, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 16 <= count {
+            let v = SIMD16<UInt32>(truncatingIfNeeded: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt16>.self))
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: unsafeBitCast(v &<< 16, to: SIMD16<Float>.self), as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = Float(bitPattern: UInt32(src[i]) << 16)
+            i += 1
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import EmbeddingRWKV
+import Foundation
+import RWKVRetrieval
+
+/// `rwkv-emb index`: add documents to a collection (creating it on first use).
+struct Index: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add documents to a collection: embeddings and cached reranker states.",
+        discussion: """
+            Inputs: text files (id = the path as given), directories (recursively; --include/--exclude \
+            globs match a file's name or relative path; hidden entries are skipped), JSONL files \
+            (one {"id", "text", "title"?, "metadata"?} per line; title is joined as "title text") and \
+            standard input (-: JSONL when it starts with '{', else one text document). All inputs are read \
+            and checked before anything is indexed. Unchanged documents are skipped; changed ones replaced.
+            """
+    )
+
+    @OptionGroup var collectionOptions: CollectionOptions
+
+    @Option(help: "Embedding input protocol of a new collection (single|paper).")
+    var `protocol`: InputProtocol?
+
+    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8).")
+    var precision: StatePrecision?
+
+    @Option(help: ArgumentHelp("Only files matching these globs (repeatable).", valueName: "glob"))
+    var include: [String] = []
+
+    @Option(help: ArgumentHelp("Skip files and directories matching these globs (repeatable).", valueName: "glob"))
+    var exclude: [String] = []
+
+    @Option(help: "How to read inputs (auto|text|jsonl).")
+    var format: DocumentInputs.Format = .auto
+
+    @Option(help: "Documents per batch (at most).")
+    var batchDocuments: Int = 64
+
+    @Option(help: "Tokens per batch (at most, roughly).")
+    var batchTokens: Int = 8192
+
+    @Flag(help: "Do not compute reranker states (search then reranks these documents online).")
+    var noStates = false
+
+    @Flag(help: "Print one line per committed document to standard output (`added|updated|unchanged <id>`).")
+    var logDocuments = false
+
+    @Argument(help: ArgumentHelp("Files, directories, JSONL files, or - for standard input.", valueName: "path"))
+    var paths: [String]
+
+    func validate() throws {
+        guard !paths.isEmpty else { throw ValidationError("give at least one path (or - for standard input)") }
+        guard batchDocuments >= 1, batchTokens >= 1 else { throw ValidationError("batch sizes must be at least 1") }
+    }
+
+    func run() throws {
+        let url = collectionOptions.url
+        let exists = FileManager.default.fileExists(atPath: url.appendingPathComponent("collection.json").path)
+        let manifest = exists ? try DocumentCollection.readManifest(at: url) : nil
+        if let manifest {
+            if let p = `protocol`, p.rawValue != manifest.inputProtocol {
+                throw CommandLineError("the collection uses --protocol \(manifest.inputProtocol), not \(p.rawValue)")
+            }
+            if let p = precision, p != manifest.statePrecision {
+                throw CommandLineError("the collection stores \(manifest.statePrecision.rawValue) states, not \(p.rawValue)")
+            }
+        } else if collectionOptions.model == nil || collectionOptions.reranker == nil {
+            throw CommandLineError("\(url.path) is not a collection yet: give --model and --reranker to create it")
+        }
+        // Read every input first: a bad file or line stops here, before anything is written.
+        let documents = try DocumentInputs.read(paths, options: .init(include: include, exclude: exclude, format: format))
+        let models = try collectionOptions.loadModels(manifest: manifest)
+        let collection: DocumentCollection
+        if manifest != nil {
+            collection = try DocumentCollection.open(at: url, models: models, writable: true)
+        } else {
+            func absolute(_ p: String?) -> String? { p.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
+            collection = try DocumentCollection.create(
+                at: url, models: models,
+                configuration: .init(statePrecision: precision ?? .fp16, inputProtocol: `protocol` ?? .single,
+                                     embeddingCheckpoint: absolute(collectionOptions.model),
+                                     rerankerCheckpoint: absolute(collectionOptions.reranker)))
+        }
+        let reporter = ProgressReporter(total: documents.count, label: "documents")
+        let start = ContinuousClock.now
+        var counts: [AddedDocument.Outcome: Int] = [:]
+        var tokens = 0
+        try collection.add(documents, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens, storeStates: !noStates)) { p in
+            for d in p.committed {
+                counts[d.outcome, default: 0] += 1
+                if logDocuments { print("\(d.outcome.rawValue) \(d.id)") }
+            }
+            if logDocuments { fflush(nil) }
+            tokens = p.tokensDone
+            reporter.update(done: p.documentsDone, tokens: p.tokensDone, final: p.documentsDone == p.documentsTotal)
+        }
+        let seconds = (ContinuousClock.now - start) / .seconds(1)
+        print(String(format: "added %d, updated %d, unchanged %d documents (%d tokens) in %.2f s; the collection holds %d",
+                     counts[.added, default: 0], counts[.updated, default: 0], counts[.unchanged, default: 0],
+                     tokens, seconds, collection.count))
+    }
+}
+
+extension InputProtocol: ExpressibleByArgument {}
