@@ -1,6 +1,7 @@
 import EmbeddingRWKV
 import Foundation
 import Hummingbird
+import RWKVRetrieval
 
 /// What went wrong with a request, independent of the API family that renders it.
 public enum APIErrorKind: String, Sendable {
@@ -88,6 +89,13 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             default:
                 if (400..<500).contains(e.status.code) { return .init(.validation, e.body ?? e.status.reasonPhrase) }
                 return .init(.backend, e.body ?? e.status.reasonPhrase)
+            }
+        case let e as RetrievalError:
+            switch e {
+            case .notACollection: return .init(.notFound, e.description)
+            case .alreadyExists, .locked, .modelMismatch, .configurationMismatch: return .init(.conflict, e.description)
+            case .invalidInput, .readOnly, .modelsRequired: return .init(.validation, e.description)
+            case .io, .corrupt, .unsupportedVersion: return .init(.backend, e.description)
             }
         case let e as DecodingError: return .init(decodingKind(e), "invalid request body: \(describe(e))")
         case let e as RWKVError:

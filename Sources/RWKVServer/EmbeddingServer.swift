@@ -24,13 +24,17 @@ public struct EmbeddingServer: Sendable {
     let batcher: InferenceBatcher
     let state = ServerState()
     let logger: Logger
+    let collections: CollectionRegistry
 
-    public init(served: ServedModel, config: ServerConfiguration, logger: Logger = Logger(label: "rwkv-emb.server")) {
+    /// Opens the configured collections (creating empty ones), so that a bad folder fails at start.
+    public init(served: ServedModel, config: ServerConfiguration, logger: Logger = Logger(label: "rwkv-emb.server")) throws {
         self.config = config
         self.served = served
         self.logger = logger
         metrics = ServerMetrics()
         batcher = InferenceBatcher(served: served, config: config, metrics: metrics)
+        collections = CollectionRegistry(root: config.collectionsRoot, models: served.retrieval)
+        try collections.openAll(paths: config.collections)
     }
 
     /// The router with every route and middleware.
@@ -42,6 +46,7 @@ public struct EmbeddingServer: Sendable {
         let service = EmbeddingService(served: served, config: config, metrics: metrics, batcher: batcher)
         TEIRoutes(service: service, state: state).register(on: router)
         OpenAIRoutes(service: service).register(on: router)
+        CollectionRoutes(registry: collections, batcher: batcher, config: config, tokenizer: served.tokenizer).register(on: router)
         return router
     }
 
@@ -56,6 +61,7 @@ public struct EmbeddingServer: Sendable {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
         let services: [any Service] = [
+            CollectionsService(registry: collections),
             BatcherService(batcher: batcher),
             app,
             ShutdownNotifier(state: state),
@@ -79,6 +85,17 @@ struct BatcherService: Service {
         batcher.start()
         try? await gracefulShutdown()
         await batcher.shutdown()
+    }
+}
+
+/// Last to stop: after the batcher has drained, releases the collections (every write is durable
+/// when its request is answered; this drops the write locks).
+struct CollectionsService: Service {
+    let registry: CollectionRegistry
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        registry.closeAll()
     }
 }
 

@@ -1,6 +1,7 @@
 import EmbeddingRWKV
 import Foundation
 import RWKVCheckpoint
+import RWKVRetrieval
 import RWKVTokenizer
 
 /// The models one server serves: the embedding model, its tokenizer and (optionally) the state reranker.
@@ -8,6 +9,9 @@ public struct ServedModel: Sendable {
     public let model: RWKVModel
     public let tokenizer: WorldTokenizer
     public let reranker: StateReranker?
+    /// The same model and reranker as collections use them (with the weights' fingerprint); nil
+    /// without a reranker (collections need one).
+    public let retrieval: RetrievalModels?
     /// Storage dtypes of the embedding checkpoint (e.g. ["bfloat16"]); the engine computes in float32.
     public let checkpointDTypes: [String]
 
@@ -17,6 +21,16 @@ public struct ServedModel: Sendable {
         self.tokenizer = tokenizer
         self.reranker = reranker
         self.checkpointDTypes = checkpointDTypes
+        retrieval = nil
+    }
+
+    /// Serves the models of a collection set-up (embedding, reranker and collections share one model).
+    public init(retrieval: RetrievalModels, checkpointDTypes: [String] = []) {
+        model = retrieval.model
+        tokenizer = retrieval.tokenizer
+        reranker = retrieval.reranker
+        self.retrieval = retrieval
+        self.checkpointDTypes = checkpointDTypes
     }
 
     /// Loads an embedding checkpoint and, optionally, a reranker checkpoint paired with it.
@@ -25,13 +39,12 @@ public struct ServedModel: Sendable {
         let loaded = try EmbeddingModelWeights.loadWithReport(contentsOf: modelURL)
         let architecture = loaded.weights.architecture
         let dtypes = loaded.report.dtypes
-        let model = RWKVModel(loaded.weights)
-        var reranker: StateReranker?
-        if let rerankerURL {
-            let weights = try RerankerWeights.load(contentsOf: rerankerURL, pairedWith: architecture)
-            reranker = try StateReranker(model: model, network: try RerankerNetwork(weights), tokenizer: tokenizer)
+        guard let rerankerURL else {
+            return ServedModel(model: RWKVModel(loaded.weights), tokenizer: tokenizer, checkpointDTypes: dtypes)
         }
-        return ServedModel(model: model, tokenizer: tokenizer, reranker: reranker, checkpointDTypes: dtypes)
+        let rerankerWeights = try RerankerWeights.load(contentsOf: rerankerURL, pairedWith: architecture)
+        let retrieval = try RetrievalModels(embedding: loaded.weights, reranker: rerankerWeights, tokenizer: tokenizer)
+        return ServedModel(retrieval: retrieval, checkpointDTypes: dtypes)
     }
 
     /// The embedding width (the only `dimensions` an OpenAI request may ask for).

@@ -26,6 +26,10 @@ public struct ServerConfiguration: Sendable {
     public var apiKey: String?
     /// Rows per engine step of the inference worker's workspace.
     public var workspaceRows: Int = 2048
+    /// Collection folders to serve (opened, or created when empty), named after the folder.
+    public var collections: [URL] = []
+    /// Where collections created through the API go (and whose collections are served); nil: no creation.
+    public var collectionsRoot: URL?
     /// Test hook: sleep this long in the inference worker before each batch (0 in production).
     public var artificialInferenceDelay: Duration = .zero
 

@@ -23,6 +23,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Collection folder to serve (repeatable).", valueName: "dir"))
     var collection: [String] = []
 
+    @Option(help: ArgumentHelp("Folder where collections created through the API are kept (its collections are served too).", valueName: "dir"))
+    var collectionsDir: String?
+
     @Option(help: "Address to bind.")
     var host = "127.0.0.1"
 
@@ -82,12 +85,14 @@ struct Serve: AsyncParsableCommand {
         config.payloadLimit = payloadLimit
         config.autoTruncate = autoTruncate
         config.apiKey = apiKey ?? ProcessInfo.processInfo.environment["RWKV_EMB_API_KEY"]
+        config.collections = collection.map { URL(fileURLWithPath: $0, isDirectory: true) }
+        config.collectionsRoot = collectionsDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
         config.artificialInferenceDelay = .milliseconds(debugInferenceDelayMs)
 
         let served = try ServedModel.load(model: modelURL, reranker: reranker.map { URL(fileURLWithPath: $0) })
         var logger = Logger(label: "rwkv-emb.server")
         logger.logLevel = .notice
-        let server = EmbeddingServer(served: served, config: config, logger: logger)
+        let server = try EmbeddingServer(served: served, config: config, logger: logger)
         let host = self.host
         try await server.run { port in
             // Machine-readable first line: tests and scripts read the bound port from it.

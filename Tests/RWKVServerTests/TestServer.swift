@@ -38,7 +38,7 @@ final class TestServer: @unchecked Sendable {
         config.port = 0
         config.modelID = "tiny-bf16"
         configure(&config)
-        let server = EmbeddingServer(served: served, config: config)
+        let server = try EmbeddingServer(served: served, config: config)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let group = server.makeServiceGroup(signals: []) { port in continuation.yield(port) }
         let task = Task { try await group.run() }
