@@ -57,6 +57,9 @@ public final class InferenceBatcher: @unchecked Sendable {
     private var started = false
     private var exited = false
     private var exitWaiters: [CheckedContinuation<Void, Never>] = []
+    // Worker-thread only: the previous shared pass (for the linger heuristic).
+    private var lastBatchRequests = 0
+    private var lastInference: Duration = .zero
 
     init(served: ServedModel, config: ServerConfiguration, metrics: ServerMetrics) {
         self.served = served
@@ -152,6 +155,7 @@ public final class InferenceBatcher: @unchecked Sendable {
         while true {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
+            lingerForCompanions()
             if queue.isEmpty {
                 exited = true
                 let waiters = exitWaiters
@@ -168,6 +172,21 @@ public final class InferenceBatcher: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: Double(d.seconds) + Double(d.attoseconds) * 1e-18)
             }
             run(batch, workspace: workspace)
+        }
+    }
+
+    /// Under steady load, the clients of the pass that just finished send their next requests within a
+    /// millisecond or two; starting at once would run a small pass and the rest right after it. So when
+    /// fewer jobs are queued than the previous pass served, wait briefly (bounded by `batchLinger` and a
+    /// tenth of the previous pass) for them. Called with the condition locked.
+    private func lingerForCompanions() {
+        guard config.batchLinger > .zero, !stopping, queue.count < lastBatchRequests else { return }
+        let limit = min(config.batchLinger, lastInference / 10)
+        guard limit > .zero else { return }
+        let c = limit.components
+        let deadline = Date().addingTimeInterval(Double(c.seconds) + Double(c.attoseconds) * 1e-18)
+        while queue.count < lastBatchRequests && !stopping {
+            if !condition.wait(until: deadline) { break }
         }
     }
 
@@ -206,6 +225,8 @@ public final class InferenceBatcher: @unchecked Sendable {
         let end = clock.now
         let size = batch.reduce(0) { $0 + $1.payload.sequenceCount }
         if size > 0 {
+            lastBatchRequests = batch.count
+            lastInference = end - start
             metrics.batchSize.record(Double(size))
             metrics.batchRequests.record(Double(batch.count))
             metrics.batchTokens.record(Double(batch.reduce(0) { $0 + $1.tokens }))

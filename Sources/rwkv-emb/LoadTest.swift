@@ -47,6 +47,9 @@ struct LoadTest: AsyncParsableCommand {
     @Option(help: "Stop after this many requests in all (a safety bound).")
     var maxRequests = 1_000_000
 
+    @Option(help: "Milliseconds a client waits after a 429 or 503 before its next request (as well-behaved clients back off).")
+    var backoffMs = 5
+
     @Flag(help: "Use POST /v1/embeddings instead of POST /embed.")
     var openai = false
 
@@ -56,10 +59,14 @@ struct LoadTest: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also measure the engine's bare batched throughput with this checkpoint (the server's model).", valueName: "file"))
     var model: String?
 
+    @Option(help: "Also measure the engine's bare batched throughput with random weights of this shape (a server started with --random-shape).")
+    var randomShape: RandomShape?
+
     func validate() throws {
         guard let host = URL(string: url)?.host, ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) || host.hasPrefix("127.") else {
             throw ValidationError("--url must be a loopback address (127.0.0.0/8, localhost or [::1])")
         }
+        guard model == nil || randomShape == nil else { throw ValidationError("give at most one of --model and --random-shape") }
         guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be in 1...4096") }
         guard duration > 0, duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
     }
@@ -71,8 +78,8 @@ struct LoadTest: AsyncParsableCommand {
         print("texts: \(texts.rawValue), \(pool.count) distinct, mean \(String(format: "%.1f", Double(tokenCounts.reduce(0, +)) / Double(pool.count))) tokens (with EOS)")
 
         var engineTokensPerSecond: Double?
-        if let model {
-            engineTokensPerSecond = try measureEngine(checkpoint: model, pool: pool, tokenizer: tokenizer)
+        if model != nil || randomShape != nil {
+            engineTokensPerSecond = try await onDedicatedThread { try measureEngine(pool: pool, tokenizer: tokenizer) }
         }
 
         let result = try await driveServer(pool: pool, tokenCounts: tokenCounts)
@@ -97,8 +104,12 @@ struct LoadTest: AsyncParsableCommand {
     }
 
     /// The engine alone: the same texts, `concurrency` per forward pass, for the same duration.
-    func measureEngine(checkpoint: String, pool: [String], tokenizer: WorldTokenizer) throws -> Double {
-        let weights = try EmbeddingModelWeights.load(contentsOf: URL(fileURLWithPath: checkpoint))
+    func measureEngine(pool: [String], tokenizer: WorldTokenizer) throws -> Double {
+        let weights = if let model {
+            try EmbeddingModelWeights.load(contentsOf: URL(fileURLWithPath: model))
+        } else {
+            EmbeddingModelWeights.random(architecture: randomShape!.architecture, seed: 1)
+        }
         let model = RWKVModel(weights)
         let workspace = model.makeWorkspace()
         let inputs = pool.map { InputProtocol.single.input(for: tokenizer.encode($0)) }
@@ -123,6 +134,18 @@ struct LoadTest: AsyncParsableCommand {
         let seconds = Self.seconds(clock.now - start)
         print(String(format: "engine: %d passes of %d texts in %.1f s: %.0f tokens/s", passes, concurrency, seconds, Double(tokens) / seconds))
         return Double(tokens) / seconds
+    }
+
+    /// Runs `body` on its own thread, as the server's inference worker does (not on a Swift
+    /// concurrency thread, whose pool the kernels' own parallel loops would compete with).
+    func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
     }
 
     struct Outcome: Sendable {
@@ -151,6 +174,7 @@ struct LoadTest: AsyncParsableCommand {
         let budget = Counter(limit: maxRequests)
         let apiKey = self.apiKey
         let clients = concurrency
+        let backoff = Duration.milliseconds(max(0, backoffMs))
 
         var outcome = await withTaskGroup(of: Outcome.self) { group in
             for worker in 0..<clients {
@@ -174,6 +198,8 @@ struct LoadTest: AsyncParsableCommand {
                             if code == 200 {
                                 out.latencies.append(Self.seconds(clock.now - t0))
                                 out.tokens += tokenCounts[index]
+                            } else if (code == 429 || code == 503) && backoff > .zero {
+                                try? await Task.sleep(for: backoff)
                             }
                         } catch {
                             out.transportErrors += 1

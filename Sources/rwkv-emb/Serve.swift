@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import EmbeddingRWKV
 import Logging
+import RWKVCheckpoint
 import RWKVServer
 
 /// `rwkv-emb serve`: the HTTP service (TEI, OpenAI and Jina/Cohere compatible routes).
@@ -15,7 +17,10 @@ struct Serve: AsyncParsableCommand {
     )
 
     @Option(help: ArgumentHelp("Embedding model checkpoint (.pth or .safetensors).", valueName: "file"))
-    var model: String
+    var model: String?
+
+    @Option(help: "Serve random weights of a released shape instead of a checkpoint (load testing): tiny, base, large.")
+    var randomShape: RandomShape?
 
     @Option(help: ArgumentHelp("Reranker checkpoint paired with the model (enables /rerank and /v1/rerank).", valueName: "file"))
     var reranker: String?
@@ -41,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests coalesced into one forward pass at most.")
     var maxBatchRequests = 64
 
+    @Option(help: "Longest wait (ms) for more requests before a pass when fewer are queued than the last pass served (0: none).")
+    var batchLingerMs = 0
+
     @Option(help: "Inputs one request may carry.")
     var maxClientBatchSize = 32
 
@@ -63,6 +71,10 @@ struct Serve: AsyncParsableCommand {
     var debugInferenceDelayMs = 0
 
     func validate() throws {
+        guard (model == nil) != (randomShape == nil) else { throw ValidationError("give exactly one of --model and --random-shape") }
+        if randomShape != nil && (reranker != nil || !collection.isEmpty || collectionsDir != nil) {
+            throw ValidationError("--random-shape serves embeddings only (no --reranker or collections)")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         for (name, value) in [("--max-batch-tokens", maxBatchTokens), ("--max-batch-requests", maxBatchRequests),
                               ("--max-client-batch-size", maxClientBatchSize), ("--max-input-length", maxInputLength),
@@ -75,11 +87,12 @@ struct Serve: AsyncParsableCommand {
         var config = ServerConfiguration()
         config.host = host
         config.port = port
-        let modelURL = URL(fileURLWithPath: model)
-        config.modelID = modelID ?? modelURL.deletingPathExtension().lastPathComponent
+        let modelURL = model.map { URL(fileURLWithPath: $0) }
+        config.modelID = modelID ?? modelURL?.deletingPathExtension().lastPathComponent ?? "random-\(randomShape?.rawValue ?? "")"
         config.maxBatchTokens = maxBatchTokens
         config.maxBatchRequests = maxBatchRequests
         config.maxClientBatchSize = maxClientBatchSize
+        config.batchLinger = .milliseconds(max(0, batchLingerMs))
         config.maxInputLength = maxInputLength
         config.maxConcurrentRequests = maxConcurrentRequests
         config.payloadLimit = payloadLimit
@@ -89,7 +102,12 @@ struct Serve: AsyncParsableCommand {
         config.collectionsRoot = collectionsDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
         config.artificialInferenceDelay = .milliseconds(debugInferenceDelayMs)
 
-        let served = try ServedModel.load(model: modelURL, reranker: reranker.map { URL(fileURLWithPath: $0) })
+        let served: ServedModel
+        if let modelURL {
+            served = try ServedModel.load(model: modelURL, reranker: reranker.map { URL(fileURLWithPath: $0) })
+        } else {
+            served = ServedModel(model: RWKVModel(EmbeddingModelWeights.random(architecture: randomShape!.architecture, seed: 1)))
+        }
         var logger = Logger(label: "rwkv-emb.server")
         logger.logLevel = .notice
         let server = try EmbeddingServer(served: served, config: config, logger: logger)
@@ -97,6 +115,19 @@ struct Serve: AsyncParsableCommand {
         try await server.run { port in
             // Machine-readable first line: tests and scripts read the bound port from it.
             writeToStandardOutput("listening on http://\(host):\(port)\n")
+        }
+    }
+}
+
+/// Released model shapes, for random weights (load tests without a checkpoint).
+enum RandomShape: String, ExpressibleByArgument, CaseIterable {
+    case tiny, base, large
+
+    var architecture: ModelArchitecture {
+        switch self {
+        case .tiny: .tiny
+        case .base: .base
+        case .large: .large
         }
     }
 }
