@@ -38,10 +38,12 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // The WKV recurrence in C (AVX2+FMA build picked at run time on x86-64).
+        .target(name: "RWKVKernelsC"),
         // Compute kernels: sgemm wrapper, WKV recurrence, norms, fused element-wise passes.
         .target(
             name: "RWKVKernels",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+            dependencies: ["RWKVKernelsC", .target(name: "CBLAS", condition: .when(platforms: [.linux]))]
         ),
         // The model: RWKV-7 forward, states, embeddings, state-based reranker.
         .target(

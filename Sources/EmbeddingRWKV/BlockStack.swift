@@ -117,6 +117,7 @@ struct BlockStack: Sendable {
         let stateOffsetOut = b * layerStride + 2 * c
         let zeros = UnsafePointer(ws.zeros.p) + 2 * c
         let taskCount = step.count * heads
+        guard taskCount > 0 else { return }
         // Balance workers by rows: task i covers sequence i / heads.
         var cost = [Int](repeating: 0, count: taskCount + 1)
         for i in 0..<taskCount { cost[i + 1] = cost[i] + step[i / heads].rows.count + 1 }
@@ -134,7 +135,7 @@ struct BlockStack: Sendable {
                 let output: UnsafeMutablePointer<Float> = seq.wkvOut.map { $0 + stateOffsetOut + h * n } ?? discard
                 let o = seq.rows.lowerBound * c + h * 64
                 wkv7(tokens: seq.rows.count, ld: c,
-                     r: ws.r.p + o, w: ws.w.p + o, k: ws.k.p + o, v: ws.v.p + o, kk: ws.kk.p + o, a: ws.a.p + o,
+                     r: ws.r.p + o, w: ws.w.p + o, k: ws.k.p + o, v: ws.v.p + o, kk: ws.kk.p + o, b: ws.a.p + o,
                      stateIn: input, stateOut: output, y: y + o, ldy: c)
             }
         }

@@ -31,8 +31,11 @@ public struct RWKVModel: Sendable {
             table.withUnsafeMutableBufferPointer { t in
                 ln0.weight.withUnsafeBufferPointer { lw in
                     ln0.bias.withUnsafeBufferPointer { lb in
-                        layerNorm(rows: rows, width: c, x: t.baseAddress!, ldx: c, weight: lw.baseAddress!,
-                                  bias: lb.baseAddress!, eps: 1e-5, out: t.baseAddress!, ldo: c)
+                        let base = t.baseAddress!, weight = lw.baseAddress!, bias = lb.baseAddress!
+                        forRows(rows, minimumPerWorker: 1024) { range in
+                            layerNorm(rows: range.count, width: c, x: base + range.lowerBound * c, ldx: c, weight: weight,
+                                      bias: bias, eps: 1e-5, out: base + range.lowerBound * c, ldo: c)
+                        }
                     }
                 }
             }

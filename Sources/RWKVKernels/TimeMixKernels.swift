@@ -50,7 +50,7 @@ public struct TimeMixVectors {
 
 /// Everything between the projections and the recurrence, for one token row:
 /// - `w` (decay LoRA output) -> decay exp(-e^-0.5 sigmoid(w0 + w)),
-/// - `a` (LoRA output) -> sigmoid(a0 + a),
+/// - `a` (LoRA output) -> b = kk * sigmoid(a0 + a) (the recurrence's b; a itself is not kept),
 /// - `kk` = normalize(k * k_k) per 64-channel head (F.normalize, eps 1e-12),
 /// - `k` -> k * (1 + (a - 1) * k_a),
 /// - layer 0: vFirst = v; later layers: v += (vFirst - v) * sigmoid(v0 + vGate).
@@ -76,9 +76,11 @@ public func timeMixPrepareRow(
             let wv = vsigmoid(load16(p.w0 + c) + load16(w + c))
             store16(vexp(wv * -decayScale), w + c)
         }
-        let inverseNorm = 1 / max(sq.sum().squareRoot(), 1e-12)
+        let inverseNorm = Vec16(repeating: 1 / max(sq.sum().squareRoot(), 1e-12))
         for c in stride(from: head, to: head + 64, by: 16) {
-            store16(load16(kk + c) * inverseNorm, kk + c)
+            let kkv = load16(kk + c) * inverseNorm
+            store16(kkv, kk + c)
+            store16(kkv * load16(a + c), a + c)  // a is only needed as b = kk * a from here on
         }
         head += 64
     }

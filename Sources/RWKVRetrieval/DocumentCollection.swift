@@ -115,6 +115,15 @@ public struct SearchTimings: Sendable, Codable {
     public var total: Double = 0
 }
 
+public struct RerankResult: Sendable {
+    /// Per requested id: the score and how it was computed (nil: no such document).
+    public var scores: [(score: RerankScore, mode: SearchHit.RerankMode)?]
+    /// Documents reranked online (no cached state).
+    public var online: Int
+    public var stateLoadSeconds: Double
+    public var rerankSeconds: Double
+}
+
 public struct SearchResult: Sendable {
     public var hits: [SearchHit]
     public var timings: SearchTimings
@@ -641,48 +650,14 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         var hits = candidates.map { SearchHit(id: $0.id, text: "", metadata: nil, embeddingScore: $0.score) }
         var online = 0
         if options.rerank && !hits.isEmpty {
-            let queryTokens = models.reranker.queryTokens(query)
-            var offline: [Int] = [], fallback: [Int] = []
-            rw.read {
-                for (i, h) in hits.enumerated() {
-                    if let e = entries[h.id], e.stateLength > 0 { offline.append(i) } else { fallback.append(i) }
-                }
+            let reranked = try rerank(query, ids: hits.map(\.id), batchSize: options.rerankBatch)
+            for (i, r) in reranked.scores.enumerated() {
+                hits[i].rerank = r?.score
+                hits[i].rerankMode = r?.mode
             }
-            let batchSize = max(1, options.rerankBatch)
-            var loadTime = 0.0
-            for chunkStart in stride(from: 0, to: offline.count, by: batchSize) {
-                let chunk = Array(offline[chunkStart..<min(offline.count, chunkStart + batchSize)])
-                let l0 = clock.now
-                let decoded: [RWKVState?] = rw.read {
-                    chunk.map { i in
-                        guard let e = entries[hits[i].id], e.stateLength > 0, let base = states.base else { return nil }
-                        return codec.decode(base + e.stateOffset)
-                    }
-                }
-                loadTime += seconds(clock.now - l0)
-                var present: [(Int, RWKVState)] = []
-                for (i, s) in zip(chunk, decoded) {
-                    if let s { present.append((i, s)) } else { fallback.append(i) }  // deleted meanwhile
-                }
-                let scores = try models.reranker.rerankOffline(queryTokens: queryTokens, documentStates: present.map(\.1), workspace: ws)
-                for ((i, _), s) in zip(present, scores) {
-                    hits[i].rerank = s
-                    hits[i].rerankMode = .offline
-                }
-            }
-            if !fallback.isEmpty {
-                let texts: [String?] = rw.read { fallback.map { i in entries[hits[i].id].map(text) } }
-                let pairs = zip(fallback, texts).compactMap { i, t in t.map { (i, $0) } }
-                let scores = try models.reranker.rerankOnline(
-                    tokens: pairs.map { models.reranker.onlineTokens(query: query, document: $0.1) }, workspace: ws)
-                for ((i, _), s) in zip(pairs, scores) {
-                    hits[i].rerank = s
-                    hits[i].rerankMode = .online
-                }
-                online = pairs.count
-            }
-            timings.stateLoad = loadTime
-            timings.rerank = seconds(clock.now - t2) - loadTime
+            online = reranked.online
+            timings.stateLoad = reranked.stateLoadSeconds
+            timings.rerank = reranked.rerankSeconds
             hits = hits.filter { $0.rerank != nil }
             hits.sort { a, b in
                 let x = a.rerank!.logit, y = b.rerank!.logit
@@ -701,6 +676,54 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         timings.total = seconds(clock.now - start)
         return SearchResult(hits: hits, timings: timings, documentCount: documentCount,
                             candidatesReranked: options.rerank ? candidates.count : 0, onlineFallbacks: online)
+    }
+
+    /// Reranker scores of one query against stored documents, in the order of `ids`: offline from the cached
+    /// states (decoded `batchSize` at a time), online (the whole template) for documents without a state;
+    /// nil for ids not in the collection.
+    public func rerank(_ query: String, ids: [String], batchSize: Int = 16) throws -> RerankResult {
+        guard let models else { throw RetrievalError.modelsRequired("reranking runs the model") }
+        let clock = ContinuousClock()
+        let start = clock.now
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+        let ws = pool.take()
+        defer { pool.give(ws) }
+        var result = RerankResult(scores: Array(repeating: nil, count: ids.count), online: 0, stateLoadSeconds: 0, rerankSeconds: 0)
+        let queryTokens = models.reranker.queryTokens(query)
+        var offline: [Int] = [], fallback: [Int] = []
+        rw.read {
+            for (i, id) in ids.enumerated() {
+                guard let e = entries[id] else { continue }
+                if e.stateLength > 0 { offline.append(i) } else { fallback.append(i) }
+            }
+        }
+        for chunkStart in stride(from: 0, to: offline.count, by: max(1, batchSize)) {
+            let chunk = Array(offline[chunkStart..<min(offline.count, chunkStart + max(1, batchSize))])
+            let l0 = clock.now
+            let decoded: [RWKVState?] = rw.read {
+                chunk.map { i in
+                    guard let e = entries[ids[i]], e.stateLength > 0, let base = states.base else { return nil }
+                    return codec.decode(base + e.stateOffset)
+                }
+            }
+            result.stateLoadSeconds += seconds(clock.now - l0)
+            var present: [(Int, RWKVState)] = []
+            for (i, s) in zip(chunk, decoded) {
+                if let s { present.append((i, s)) } else { fallback.append(i) }  // replaced or deleted meanwhile
+            }
+            let scores = try models.reranker.rerankOffline(queryTokens: queryTokens, documentStates: present.map(\.1), workspace: ws)
+            for ((i, _), s) in zip(present, scores) { result.scores[i] = (s, .offline) }
+        }
+        if !fallback.isEmpty {
+            let texts: [String?] = rw.read { fallback.map { i in entries[ids[i]].map(text) } }
+            let pairs = zip(fallback, texts).compactMap { i, t in t.map { (i, $0) } }
+            let scores = try models.reranker.rerankOnline(
+                tokens: pairs.map { models.reranker.onlineTokens(query: query, document: $0.1) }, workspace: ws)
+            for ((i, _), s) in zip(pairs, scores) { result.scores[i] = (s, .online) }
+            result.online = pairs.count
+        }
+        result.rerankSeconds = seconds(clock.now - start) - result.stateLoadSeconds
+        return result
     }
 
     /// The scan of the retrieval stage alone (top `k` rows by cosine) for a given query vector.

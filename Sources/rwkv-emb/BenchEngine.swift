@@ -59,17 +59,20 @@ struct BenchEngine: ParsableCommand {
             ra.layerCount = indices.count
             rerankerWeights = RerankerWeights.random(architecture: ra, layerIndices: indices, seed: 2)
         }
+        let weightsRSS = currentRSSMegabytes()
         let engine = RWKVModel(consume weights)
         let network = try RerankerNetwork(rerankerWeights)
         try network.check(pairedWith: engine)
         let loadTime = seconds(ContinuousClock.now - loadStart)
+        let loadedRSS = currentRSSMegabytes()
         let ws = engine.makeWorkspace()
 
         let flopsPerToken = forwardFlopsPerToken(architecture)
         let weightBytes = Double(parameterCount(architecture)) * 4
         print("model:      \(model ?? "random \(shape.rawValue)"): \(architecture)")
         print("            \(String(format: "%.0f", weightBytes / 1e6)) MB fp32 weights, "
-            + "\(String(format: "%.1f", flopsPerToken / 1e6)) MFLOP/token, ready in \(String(format: "%.1f", loadTime)) s")
+            + "\(String(format: "%.1f", flopsPerToken / 1e6)) MFLOP/token, ready in \(String(format: "%.1f", loadTime)) s, "
+            + "RSS \(weightsRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") loaded -> RSS \(loadedRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") (peak so far \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a"))")
         print("threads:    \(KernelThreads.coreCount) cores, OpenBLAS \(blasThreads()) threads, "
             + "OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
 
@@ -162,10 +165,15 @@ private func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
-/// VmHWM from /proc/self/status (Linux), in MB.
-func peakRSSMegabytes() -> Double? {
+/// VmHWM (peak resident memory) from /proc/self/status (Linux), in MB.
+func peakRSSMegabytes() -> Double? { procStatus("VmHWM:") }
+
+/// VmRSS (current resident memory), in MB.
+func currentRSSMegabytes() -> Double? { procStatus("VmRSS:") }
+
+private func procStatus(_ key: String) -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+    for line in status.split(separator: "\n") where line.hasPrefix(key) {
         let kb = line.split(separator: " ").compactMap { Double($0) }.first
         return kb.map { $0 / 1024 }
     }

@@ -95,7 +95,7 @@ struct Index: ParsableCommand {
             reporter.update(done: p.documentsDone, tokens: p.tokensDone, final: p.documentsDone == p.documentsTotal)
         }
         let seconds = (ContinuousClock.now - start) / .seconds(1)
-        print(String(format: "added %d, updated %d, unchanged %d documents (%d tokens) in %.2f s; the collection holds %d",
+        print(String(format: "indexed: %d added, %d updated, %d unchanged (%d tokens) in %.2f s; the collection holds %d documents",
                      counts[.added, default: 0], counts[.updated, default: 0], counts[.unchanged, default: 0],
                      tokens, seconds, collection.count))
     }

@@ -9,6 +9,8 @@ struct RWKVEmb: AsyncParsableCommand {
         subcommands: [
             // Each subcommand lives in its own file of this folder.
             Bench.self,
+            Embed.self,
+            Rerank.self,
             Tokenize.self,
             Detokenize.self,
             Index.self,

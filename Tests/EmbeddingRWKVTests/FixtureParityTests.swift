@@ -8,6 +8,7 @@ import RWKVTestSupport
     @Test(arguments: Fixtures.modelNames)
     func embeddingsAndStatesMatchTheReference(name: String) throws {
         let m = try TestModels.load(name)
+        defer { DiffLog.report(name) }
         let eos = m.golden.eos
         for record in m.golden.embed {
             var state = m.model.zeroState()
@@ -41,6 +42,7 @@ import RWKVTestSupport
     @Test(arguments: Fixtures.modelNames)
     func batchedEmbeddingsMatchTheReference(name: String) throws {
         let m = try TestModels.load(name)
+        defer { DiffLog.report(name) }
         // All embed records in one ragged batch (no padding).
         let records = m.golden.embed
         let batch = try m.model.embed(records.map(\.ids), task: .retrieval)
@@ -62,6 +64,7 @@ import RWKVTestSupport
     @Test(arguments: Fixtures.modelNames)
     func splitPassCarriesTheState(name: String) throws {
         let m = try TestModels.load(name)
+        defer { DiffLog.report(name) }
         let split = m.golden.splitPass
         let bounds = [0] + split.cuts + [split.ids.count]
         var state = m.model.zeroState()
@@ -78,6 +81,7 @@ import RWKVTestSupport
     @Test(arguments: Fixtures.modelNames)
     func rerankerMatchesTheReference(name: String) throws {
         let m = try TestModels.load(name)
+        defer { DiffLog.report(name) }
         let layers = m.reranker.requiredLayers
         #expect(m.reranker.layerIndices == (m.golden.rerankerLayerIdx ?? Array(0..<m.golden.nLayer)))
         // Online: the whole template from a zero state.

@@ -56,6 +56,13 @@ enum DiffLog {
         lock.lock(); defer { lock.unlock() }
         values[section] = max(values[section] ?? 0, diff)
     }
+    /// Prints the largest differences of the sections starting with `prefix` (visible with `swift test`).
+    static func report(_ prefix: String) {
+        lock.lock(); defer { lock.unlock() }
+        for (k, v) in values.sorted(by: { $0.key < $1.key }) where k.hasPrefix(prefix) {
+            print("max abs diff \(k): \(v)")
+        }
+    }
 }
 
 let tolerance = 1e-4

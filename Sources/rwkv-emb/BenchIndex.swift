@@ -1,0 +1,83 @@
+import ArgumentParser
+import EmbeddingRWKV
+import Foundation
+import RWKVRetrieval
+
+/// `rwkv-emb bench index`: collection indexing throughput against the engine's bare passes on the same inputs.
+struct BenchIndex: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Index throughput (docs/s, tokens/s) vs the engine's bare prefill of the same tokens.",
+        discussion: """
+            Bare: the engine alone on pre-tokenized inputs, batched like the collection does it: the embedding \
+            pass (document + EOS, all layers, [RETR] head) and the state pass (instruction template, reranker \
+            layers). Index: DocumentCollection.add of the same texts into a new collection (tokenizing, hashing, \
+            encoding states, writing and fsync'ing included). Random-weight Tiny-shape model unless --layers/--width.
+            """)
+
+    @Option(help: "Documents.")
+    var documents: Int = 64
+
+    @Option(help: "Tokens per document.")
+    var tokens: Int = 256
+
+    @Option(help: "State precision.")
+    var precision: StatePrecision = .fp16
+
+    @Option(help: "Documents per batch.")
+    var batchDocuments: Int = 64
+
+    @Option(help: "Tokens per batch.")
+    var batchTokens: Int = 8192
+
+    @Option var layers: Int = 12
+    @Option var width: Int = 768
+
+    @Option(help: "Repetitions (the best of each is reported).")
+    var iterations: Int = 2
+
+    func run() throws {
+        RetrievalBench.debugNote()
+        let models = try RetrievalBench.dummyModels(layers: layers, width: width)
+        let texts = try RetrievalBench.texts(count: documents, tokens: tokens, tokenizer: models.tokenizer)
+        let embedder = Embedder(model: models.model, tokenizer: models.tokenizer, normalize: true)
+        let embeddingInputs = texts.map(embedder.tokens(for:))
+        let stateInputs = texts.map(models.reranker.documentTokens)
+        let totalTokens = embeddingInputs.reduce(0) { $0 + $1.count } + stateInputs.reduce(0) { $0 + $1.count }
+        let ws = models.model.makeWorkspace()
+        // The same batches as DocumentCollection.add.
+        var batches: [Range<Int>] = []
+        var start = 0
+        while start < texts.count {
+            var end = start, t = 0
+            while end < texts.count && end - start < batchDocuments && t < batchTokens {
+                t += embeddingInputs[end].count + stateInputs[end].count
+                end += 1
+            }
+            batches.append(start..<end)
+            start = end
+        }
+        let dir = try RetrievalBench.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bare = Double.infinity, index = Double.infinity
+        for i in 0..<iterations {
+            bare = min(bare, try RetrievalBench.time {
+                for b in batches {
+                    _ = try models.model.embed(Array(embeddingInputs[b]), normalize: true, workspace: ws)
+                    _ = try models.reranker.documentStates(tokens: Array(stateInputs[b]), workspace: ws)
+                }
+            })
+            let c = try DocumentCollection.create(at: dir.appendingPathComponent("c\(i)"), models: models,
+                                                  configuration: .init(statePrecision: precision))
+            let docs = texts.enumerated().map { Document(id: "d\($0.offset)", text: $0.element) }
+            index = min(index, try RetrievalBench.time {
+                try c.add(docs, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens))
+            })
+        }
+        print("model: random \(layers) x \(width), state layers 0..<\(models.stateLayers), \(precision.rawValue) states")
+        print("inputs: \(documents) documents x \(tokens) tokens = \(totalTokens) model tokens (embedding + state passes), \(batches.count) batches")
+        print(String(format: "bare engine: %.2f s  %7.1f docs/s  %8.0f tokens/s", bare, Double(documents) / bare, Double(totalTokens) / bare))
+        print(String(format: "index:       %.2f s  %7.1f docs/s  %8.0f tokens/s", index, Double(documents) / index, Double(totalTokens) / index))
+        print(String(format: "index / bare throughput: %.1f%% (goal >= 90%%)", 100 * bare / index))
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import EmbeddingRWKV
+import Foundation
+import RWKVRetrieval
+
+/// `rwkv-emb bench rerank-cache`: the paper's Table 8 on CPU: online reranking (document + query read in
+/// full) against offline reranking from states cached in a collection (reading them included).
+struct BenchRerankCache: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rerank-cache",
+        abstract: "Online vs offline (cached-state) reranking time per document length (paper Table 8).",
+        discussion: """
+            One query of --query-tokens tokens against --documents documents of each length, on a random-weight \
+            Tiny-shape model (12 x 768; reranker reading layers 2, 5, 8, 11). Offline time includes decoding the \
+            states from the collection. Ideal speedup = (document + query tokens) / (query tokens), in the \
+            tokens the two passes actually run.
+            """)
+
+    @Option(help: "Candidate documents per length (the paper uses 100).")
+    var documents: Int = 100
+
+    @Option(help: "Document lengths in tokens (comma separated).")
+    var lengths: String = "512,1024,2048,4096"
+
+    @Option(help: "Query length in tokens.")
+    var queryTokens: Int = 64
+
+    @Option(help: "State precision of the collection.")
+    var precision: StatePrecision = .fp16
+
+    @Option(help: "Model layers (12 = Tiny shape; smaller for a quick run).")
+    var layers: Int = 12
+
+    @Option(help: "Model width (768 = Tiny shape).")
+    var width: Int = 768
+
+    func run() throws {
+        RetrievalBench.debugNote()
+        let lengthList = lengths.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !lengthList.isEmpty, documents >= 1, queryTokens >= 2 else { throw ValidationError("bad --lengths/--documents/--query-tokens") }
+        let models = try RetrievalBench.dummyModels(layers: layers, width: width)
+        let tokenizer = models.tokenizer
+        let query = try RetrievalBench.texts(count: 1, tokens: queryTokens - 3, tokenizer: tokenizer, seed: 99)[0]
+        let qTokens = models.reranker.queryTokens(query).count
+        print("model: random \(layers) x \(width), reranker layers \(models.fingerprint.rerankerLayerIndices); states \(precision.rawValue), layers 0..<\(models.stateLayers)")
+        print("query: \(qTokens) tokens (\"Query: ...\" + EOS); \(documents) documents per length")
+        print("length  online s   offline s (load s)   speedup   ideal   % of ideal")
+        let dir = try RetrievalBench.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var worst = Double.infinity
+        for (n, length) in lengthList.enumerated() {
+            let texts = try RetrievalBench.texts(count: documents, tokens: length, tokenizer: tokenizer, seed: UInt64(length))
+            let collection = try DocumentCollection.create(at: dir.appendingPathComponent("c\(n)"), models: models,
+                                                           configuration: .init(statePrecision: precision))
+            let docs = texts.enumerated().map { Document(id: "d\($0.offset)", text: $0.element) }
+            try collection.add(docs, options: .init(batchDocuments: 8, batchTokens: 1 << 30))
+            let ids = docs.map(\.id)
+            // Tokens each way: the online pass reads template + document + query; offline only the query.
+            let onlineTokens = texts.map { models.reranker.onlineTokens(query: query, document: $0).count }
+            let meanOnline = Double(onlineTokens.reduce(0, +)) / Double(documents)
+            let ideal = meanOnline / Double(qTokens)
+            var offlineResult: RerankResult?
+            let onlineTime = try RetrievalBench.time { _ = try models.reranker.rerankOnline(query: query, documents: texts) }
+            let offlineTime = try RetrievalBench.time { offlineResult = try collection.rerank(query, ids: ids, batchSize: 16) }
+            let load = offlineResult?.stateLoadSeconds ?? 0
+            let speedup = onlineTime / offlineTime
+            worst = min(worst, speedup / ideal)
+            print(String(format: "%6d  %8.2f   %8.3f (%6.3f)   %7.1fx  %6.1fx   %5.1f%%",
+                         length, onlineTime, offlineTime, load, speedup, ideal, 100 * speedup / ideal))
+        }
+        print(String(format: "worst: %.1f%% of the ideal ratio (goal >= 80%%)", 100 * worst))
+    }
+}

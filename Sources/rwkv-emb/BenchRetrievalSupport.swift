@@ -1,0 +1,51 @@
+import EmbeddingRWKV
+import Foundation
+import RWKVCheckpoint
+import RWKVRetrieval
+import RWKVTokenizer
+
+/// Shared pieces of the collection benchmarks.
+enum RetrievalBench {
+    /// Random weights of the released Tiny shape (12 x 768) and a random reranker reading layers
+    /// `rerankerLayers` (default: 2, 5, 8, 11, as `bench engine`), or other shapes for quick runs.
+    static func dummyModels(layers: Int = 12, width: Int = 768, rerankerLayers: [Int]? = nil) throws -> RetrievalModels {
+        let a = ModelArchitecture.standard(layerCount: layers, embeddingSize: width)
+        let indices = rerankerLayers ?? Array(Set([layers / 4 - 1, layers / 2 - 1, 3 * layers / 4 - 1, layers - 1].map { max(0, $0) })).sorted()
+        var ra = a
+        ra.layerCount = indices.count
+        return try RetrievalModels(embedding: .random(architecture: a, seed: 1),
+                                   reranker: .random(architecture: ra, layerIndices: indices, seed: 2))
+    }
+
+    /// Texts of about `tokens` tokens each (cut from generated prose/CJK/code at token boundaries).
+    static func texts(count: Int, tokens: Int, tokenizer: WorldTokenizer, seed: UInt64 = 0x5EED) throws -> [String] {
+        let pool = tokenizer.encode(String(decoding: BenchmarkText.generate(bytes: max(4096, tokens * 8 * min(count, 8)), seed: seed), as: UTF8.self))
+        guard pool.count > tokens else { throw CommandLineError("generated text too short") }
+        return try (0..<count).map { i in
+            let start = (i * 7919) % (pool.count - tokens)
+            return try tokenizer.decode(pool[start..<start + tokens], invalidUTF8: .replace)
+        }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    static func time(_ body: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try body()
+        return seconds(ContinuousClock.now - start)
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-emb-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func debugNote() {
+        #if DEBUG
+        print("note: this is a debug build; use `swift build -c release` for representative figures")
+        #endif
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import EmbeddingRWKV
+import Foundation
+import RWKVCheckpoint
+import RWKVTokenizer
+
+/// `rwkv-emb rerank`: scores documents for a query with the state-based reranker, as JSON.
+struct Rerank: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score documents (arguments, or JSONL {\"text\": ...} lines on stdin) for a query.")
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: ArgumentHelp("Reranker checkpoint (.pth or .safetensors).", valueName: "path"))
+    var reranker: String
+
+    @Option(help: "The query.")
+    var query: String
+
+    @Flag(help: "Cache each document's state first, then run only the query on top (the offline path).")
+    var offline = false
+
+    @Argument(help: "Documents to score (default: JSONL on stdin).")
+    var documents: [String] = []
+
+    struct Result: Encodable {
+        let document: String
+        let logit: Float
+        let score: Float
+    }
+
+    struct Output: Encodable {
+        let query: String
+        let mode: String
+        let results: [Result]
+    }
+
+    func run() throws {
+        let docs = try readTexts(documents)
+        let rerankerURL = try existingFile(reranker)
+        let model = try modelOptions.loadModel()
+        let weights = try RerankerWeights.load(contentsOf: rerankerURL, pairedWith: model.architecture)
+        let pipeline = try StateReranker(model: model, network: try RerankerNetwork(weights), tokenizer: try WorldTokenizer())
+        let scores: [RerankScore]
+        if offline {
+            let states = try pipeline.documentStates(for: docs)
+            scores = try pipeline.rerankOffline(query: query, documentStates: states)
+        } else {
+            scores = try pipeline.rerankOnline(query: query, documents: docs)
+        }
+        try printJSON(Output(query: query, mode: offline ? "offline" : "online",
+                             results: zip(docs, scores).map { Result(document: $0, logit: $1.logit, score: $1.score) }))
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import RWKVRetrieval
+import RWKVTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `rwkv-emb` collection commands, run as real child processes.
+@Suite(.serialized) struct CommandLineTests {
+    static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
+    static let reranker = Fixtures.rerankerCheckpoint("tiny-bf16").path
+
+    @Test func indexFilesJSONLAndStdinThenSearchListDeleteStats() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("docs/a.txt", sampleTexts[0])
+        try dir.write("docs/sub/b.txt", sampleTexts[1])
+        try dir.write("docs/skip.bin", "excluded")
+        try dir.write("more.jsonl", #"{"id": "j1", "title": "Planets", "text": "\#(sampleTexts[10])", "metadata": {"k": 1}}"# + "\n")
+        let col = dir.path("col").path
+        let docs = dir.path("docs").path, jsonl = dir.path("more.jsonl").path
+        var r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
+                            "--precision", "int8", "--exclude", "*.bin", "--log-documents", docs, jsonl, "-"],
+                           stdin: sampleTexts[11])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.hasPrefix("added ") }.count == 4, "\(r.stdout)")
+        #expect(lines.contains("added \(docs)/a.txt") && lines.contains("added j1"))
+        #expect(lines.contains("added \(Document.contentID(sampleTexts[11]))"))
+        #expect(r.stderr.contains("progress: 4/4 documents"))
+
+        // Unchanged on the second run; models come from the manifest.
+        r = try runCLI(["index", "--collection", col, "--exclude", "*.bin", docs])
+        #expect(r.status == 0 && r.stdout.contains("2 unchanged"), "\(r.stdout) \(r.stderr)")
+
+        r = try runCLI(["search", "--collection", col, "--json", "--top-k", "2", "largest planet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let results = try #require(object?["results"] as? [[String: Any]])
+        #expect(results.count == 2)
+        #expect(results.allSatisfy { $0["rerank_mode"] as? String == "offline" })
+        #expect((object?["timings_ms"] as? [String: Any])?["rerank"] != nil)
+
+        r = try runCLI(["search", "--collection", col, "--no-rerank", "capital"])
+        #expect(r.status == 0 && r.stdout.contains("cosine") && r.stdout.contains("time: query embedding"))
+
+        r = try runCLI(["list", "--collection", col])
+        #expect(r.stdout.split(separator: "\n").count == 4)
+        r = try runCLI(["delete", "--collection", col, "j1"])
+        #expect(r.status == 0 && r.stdout.contains("deleted 1"))
+        r = try runCLI(["delete", "--collection", col, "nope"])
+        #expect(r.status != 0 && r.stderr.contains("no document nope"))
+        r = try runCLI(["stats", "--collection", col])
+        #expect(r.status == 0 && r.stdout.contains("documents: 3") && r.stdout.contains("WKV int8"), "\(r.stdout)")
+    }
+
+    @Test func clearErrors() throws {
+        let dir = try TemporaryDirectory()
+        let col = dir.path("col").path
+        var r = try runCLI(["search", "--collection", dir.path("nothing").path, "q"])
+        #expect(r.status != 0 && r.stderr.contains("is not a collection"))
+        try dir.write("bad.jsonl", #"{"text": "ok"}"# + "\n" + #"{"txt": "typo"}"# + "\n")
+        r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, dir.path("bad.jsonl").path])
+        #expect(r.status != 0 && r.stderr.contains("bad.jsonl:2: missing or non-string \"text\""), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: col))  // nothing written
+        r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, dir.path("missing.txt").path])
+        #expect(r.status != 0 && r.stderr.contains("missing.txt: no such file or directory"))
+        r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, "-"], stdin: "hello")
+        #expect(r.status == 0)
+        r = try runCLI(["index", "--collection", col, "--model", Fixtures.embeddingCheckpoint("small-fp16").path,
+                        "--reranker", Fixtures.rerankerCheckpoint("small-fp16").path, "-"], stdin: "other")
+        #expect(r.status != 0 && r.stderr.contains("model mismatch"), "\(r.stderr)")
+        r = try runCLI(["index", "--collection", col, "--precision", "fp32", "-"], stdin: "x")
+        #expect(r.status != 0 && r.stderr.contains("stores fp16 states"))
+    }
+
+    /// kill -9 at random moments while indexing: every document reported as added is there afterwards,
+    /// and the collection opens, repairs and accepts more documents.
+    @Test func survivesSIGKILL() throws {
+        guard let exe = cliExecutable() else { throw CLIMissing() }
+        let dir = try TemporaryDirectory()
+        let col = dir.path("col")
+        let docs = (0..<40).map { Document(id: "k\($0)", text: sampleTexts[$0 % sampleTexts.count] + " #\($0)") }
+        let jsonl = docs.map { #"{"id": "\#($0.id)", "text": "\#($0.text)"}"# }.joined(separator: "\n")
+        try dir.write("docs.jsonl", jsonl)
+        var reported = Set<String>()
+        var generator = SystemRandomNumberGenerator()
+        let models = try Models.tiny
+        for round in 0..<3 {
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = ["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker,
+                           "--batch-documents", "\(1 + round)", "--log-documents", dir.path("docs.jsonl").path]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            // Kill after a random number of newly committed documents plus a random delay.
+            let target = Int.random(in: 1...5, using: &generator)
+            var buffer = Data()
+            var fresh = 0
+            let handle = out.fileHandleForReading
+            while fresh < target {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }  // exited
+                buffer += chunk
+                fresh = String(decoding: buffer, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("added ") }.count
+            }
+            usleep(UInt32.random(in: 0...150_000, using: &generator))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            buffer += handle.readDataToEndOfFile()
+            for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix("added ") || line.hasPrefix("unchanged ") {
+                reported.insert(String(line.split(separator: " ", maxSplits: 1)[1]))
+            }
+            let c = try DocumentCollection.open(at: col, models: models, writable: true)
+            for id in reported {
+                let i = Int(id.dropFirst())!
+                #expect(c.document(id: id) == docs[i], "round \(round): \(id) reported but missing")
+                #expect(c.state(id: id) != nil && c.embedding(id: id) != nil)
+            }
+        }
+        #expect(!reported.isEmpty)
+        // After the kills: the collection still takes documents and searches.
+        let c = try DocumentCollection.open(at: col, models: models, writable: true)
+        try c.add([Document(id: "after", text: "added after the crashes")])
+        let r = try c.search("crashes", options: .init(topK: 3, candidates: 5))
+        #expect(r.hits.count == 3)
+    }
+}
