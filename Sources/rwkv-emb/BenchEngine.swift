@@ -39,6 +39,7 @@ struct BenchEngine: ParsableCommand {
         #if DEBUG
         print("note: this is a debug build; use `swift build -c release` for representative figures")
         #endif
+        let startRSS = currentRSSMegabytes()
         let loadStart = ContinuousClock.now
         let weights: EmbeddingModelWeights
         if let model {
@@ -61,7 +62,9 @@ struct BenchEngine: ParsableCommand {
         }
         let weightsRSS = currentRSSMegabytes()
         let engine = RWKVModel(consume weights)
-        let network = try RerankerNetwork(rerankerWeights)
+        let ra = rerankerWeights.architecture
+        let rerankerBytes = Double(parameterCount(ra) - ra.vocabularySize * ra.embeddingSize - 5 * ra.embeddingSize * ra.embeddingSize) * 4
+        let network = try RerankerNetwork(consume rerankerWeights)
         try network.check(pairedWith: engine)
         let loadTime = seconds(ContinuousClock.now - loadStart)
         let loadedRSS = currentRSSMegabytes()
@@ -70,9 +73,9 @@ struct BenchEngine: ParsableCommand {
         let flopsPerToken = forwardFlopsPerToken(architecture)
         let weightBytes = Double(parameterCount(architecture)) * 4
         print("model:      \(model ?? "random \(shape.rawValue)"): \(architecture)")
-        print("            \(String(format: "%.0f", weightBytes / 1e6)) MB fp32 weights, "
+        print("            \(String(format: "%.0f", weightBytes / 1e6)) MB fp32 weights (+ reranker \(String(format: "%.0f", rerankerBytes / 1e6)) MB), "
             + "\(String(format: "%.1f", flopsPerToken / 1e6)) MFLOP/token, ready in \(String(format: "%.1f", loadTime)) s, "
-            + "RSS \(weightsRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") loaded -> RSS \(loadedRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") (peak so far \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a"))")
+            + "RSS \(startRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") at start, \(weightsRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") with checkpoint weights, engine \(loadedRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") (peak so far \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a"))")
         print("threads:    \(KernelThreads.coreCount) cores, OpenBLAS \(blasThreads()) threads, "
             + "OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
 
@@ -110,7 +113,7 @@ struct BenchEngine: ParsableCommand {
         print("offline rerank:     64-token query vs \(documents) cached states in \(String(format: "%.1f", r * 1e3)) ms "
             + "(reranker blocks read layers \(network.layerIndices))")
         print("peak RSS:           \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a") "
-            + "(fp32 weights \(String(format: "%.0f", weightBytes / 1e6)) MB)")
+            + "(fp32 weights \(String(format: "%.0f", (weightBytes + rerankerBytes) / 1e6)) MB with the reranker)")
     }
 }
 
