@@ -7,6 +7,9 @@ import RWKVRetrieval
 public enum APIErrorKind: String, Sendable {
     /// Malformed or out-of-range input (422).
     case validation = "Validation"
+    /// An input longer than `--max-input-length` or a batch larger than `--max-client-batch-size`:
+    /// 413 on TEI routes (as TEI answers its validation errors), 422 on `/v1` routes.
+    case inputTooLarge = "InputTooLarge"
     /// Input that does not fit the tokenizer or vocabulary (422).
     case tokenizer = "Tokenizer"
     /// An empty batch (400).
@@ -28,9 +31,17 @@ public enum APIErrorKind: String, Sendable {
     /// The engine failed (500) — never for bad input.
     case backend = "Backend"
 
+    /// TEI's `error_type` (TEI reports over-long inputs as `Validation`).
+    var teiType: String { self == .inputTooLarge ? APIErrorKind.validation.rawValue : rawValue }
+
+    func status(for family: APIFamily) -> HTTPResponse.Status {
+        if self == .inputTooLarge { return family == .tei ? .contentTooLarge : .unprocessableContent }
+        return status
+    }
+
     var status: HTTPResponse.Status {
         switch self {
-        case .validation, .tokenizer: .unprocessableContent
+        case .validation, .tokenizer, .inputTooLarge: .unprocessableContent
         case .empty, .invalidJSON: .badRequest
         case .overloaded: .tooManyRequests
         case .payloadTooLarge: .contentTooLarge
@@ -45,7 +56,7 @@ public enum APIErrorKind: String, Sendable {
     /// OpenAI's `error.type`.
     var openAIType: String {
         switch self {
-        case .validation, .tokenizer, .empty, .invalidJSON, .payloadTooLarge: "invalid_request_error"
+        case .validation, .inputTooLarge, .tokenizer, .empty, .invalidJSON, .payloadTooLarge: "invalid_request_error"
         case .overloaded: "rate_limit_error"
         case .unauthorized: "authentication_error"
         case .notFound: "not_found_error"
@@ -55,7 +66,7 @@ public enum APIErrorKind: String, Sendable {
     }
 
     /// Label of `te_request_failure{err=...}`.
-    var metricLabel: String { rawValue.lowercased() }
+    var metricLabel: String { teiType.lowercased() }
 }
 
 /// An error answered to the client with a status and a family-specific JSON body.
@@ -140,10 +151,10 @@ enum APIFamily: Sendable {
     func body(for error: APIError) -> Data {
         switch self {
         case .tei:
-            return (try? JSONEncoder.api.encode(TEIErrorBody(error: error.message, error_type: error.kind.rawValue))) ?? Data()
+            return (try? JSONEncoder.api.encode(TEIErrorBody(error: error.message, error_type: error.kind.teiType))) ?? Data()
         case .openAI:
             let body = OpenAIErrorBody(error: .init(message: error.message, type: error.kind.openAIType,
-                                                    param: error.param, code: error.kind.rawValue.lowercased()))
+                                                    param: error.param, code: error.kind.teiType.lowercased()))
             return (try? JSONEncoder.api.encode(body)) ?? Data()
         }
     }

@@ -121,7 +121,7 @@ struct CollectionRoutes: Sendable {
         if tokens > config.maxInputLength {
             let exact = tokenizer.encode(text).count
             if exact > config.maxInputLength {
-                throw .validation("`\(field)` must have less than \(config.maxInputLength) tokens. Given: \(exact)", param: field)
+                throw APIError(.inputTooLarge, "`\(field)` must have less than \(config.maxInputLength) tokens. Given: \(exact)", param: field)
             }
         }
         return Document(id: id, text: text, metadata: metadata.map(\.text))

@@ -65,7 +65,7 @@ struct InputPreparer: Sendable {
     func checkBatch(count: Int, field: String) throws(APIError) {
         guard count > 0 else { throw APIError(.empty, "`\(field)` cannot be empty", param: field) }
         guard count <= config.maxClientBatchSize else {
-            throw .validation("batch size \(count) > maximum allowed batch size \(config.maxClientBatchSize)", param: field)
+            throw APIError(.inputTooLarge, "batch size \(count) > maximum allowed batch size \(config.maxClientBatchSize)", param: field)
         }
     }
 
@@ -73,7 +73,7 @@ struct InputPreparer: Sendable {
     func fit(_ tokens: [Int], limit: Int, truncate: Bool, direction: TruncationDirection, field: String) throws(APIError) -> [Int] {
         guard tokens.count > limit else { return tokens }
         guard truncate else {
-            throw .validation("input validation error: `\(field)` must have less than \(limit) tokens. Given: \(tokens.count)", param: field)
+            throw APIError(.inputTooLarge, "input validation error: `\(field)` must have less than \(limit) tokens. Given: \(tokens.count)", param: field)
         }
         return direction == .right ? Array(tokens.prefix(limit)) : Array(tokens.suffix(limit))
     }
@@ -108,7 +108,7 @@ struct InputPreparer: Sendable {
         let limit = config.maxInputLength + 1  // the EOS is not counted
         guard tokens.count > limit else { return tokens }
         guard truncate else {
-            throw .validation("input validation error: query and text must have less than \(config.maxInputLength) tokens together. Given: \(tokens.count - 1)", param: "texts")
+            throw APIError(.inputTooLarge, "input validation error: query and text must have less than \(config.maxInputLength) tokens together. Given: \(tokens.count - 1)", param: "texts")
         }
         // Keep the template and the query; cut the document.
         let queryPart = reranker.tokenizer.encode("\nQuery: \(query)", addEOS: true)

@@ -27,7 +27,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let family = APIFamily.of(path: request.uri.path)
             var headers: HTTPFields = [.contentType: "application/json"]
             if apiError.kind == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
-            return Response(status: apiError.kind.status, headers: headers,
+            return Response(status: apiError.kind.status(for: family), headers: headers,
                             body: .init(byteBuffer: ByteBuffer(bytes: family.body(for: apiError))))
         }
     }

@@ -64,7 +64,7 @@ struct TEIRoutes: Sendable {
         let texts = body.inputs.items
         guard !texts.isEmpty else { throw APIError(.empty, "`inputs` cannot be empty", param: "inputs") }
         guard texts.count <= config.maxClientBatchSize else {
-            throw APIError.validation("batch size \(texts.count) > maximum allowed batch size \(config.maxClientBatchSize)", param: "inputs")
+            throw APIError(.inputTooLarge, "batch size \(texts.count) > maximum allowed batch size \(config.maxClientBatchSize)", param: "inputs")
         }
         let addEOS = body.add_special_tokens ?? true
         let tokenizer = served.tokenizer
