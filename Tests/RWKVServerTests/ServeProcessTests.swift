@@ -40,6 +40,32 @@ final class ServeProcessTests: XCTestCase {
         XCTAssertEqual(process.terminationReason, .exit)
     }
 
+    /// `rwkv-emb loadtest` against a server in this process: a short bounded run prints its figures.
+    func testLoadTestCommandReportsFigures() async throws {
+        guard let executable = Self.executable else { throw XCTSkip("rwkv-emb is not built") }
+        let server = try await TestServer.start()
+        defer { Task { try? await server.stop() } }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["loadtest", "--url", server.base, "--concurrency", "4", "--duration", "1", "--max-requests", "200"]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        try process.run()
+        let output = try await Self.readAll(stdout.fileHandleForReading)
+        let status = try await Self.waitForExit(process, timeout: 60)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("requests/s:"), output)
+        XCTAssertTrue(output.contains("latency ms: p50"), output)
+        XCTAssertTrue(output.contains("responses by status: 200: "), output)
+        XCTAssertTrue(output.contains("5xx: 0"), output)
+    }
+
+    static func readAll(_ handle: FileHandle) async throws -> String {
+        await withCheckedContinuation { (c: CheckedContinuation<String, Never>) in
+            DispatchQueue.global().async { c.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
+        }
+    }
+
     static func firstLine(of handle: FileHandle, timeout: Double) async throws -> String {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, any Error>) in
             DispatchQueue.global().async {
