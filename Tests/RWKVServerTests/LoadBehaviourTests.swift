@@ -58,9 +58,9 @@ final class LoadBehaviourTests: XCTestCase {
 
     /// A graceful shutdown (as on SIGTERM) lets an in-flight request finish.
     func testGracefulShutdownFinishesInFlightRequest() async throws {
-        let server = try await TestServer.start { $0.artificialInferenceDelay = .milliseconds(600) }
+        let server = try await TestServer.start { $0.artificialInferenceDelay = .milliseconds(1000) }
         let request = Task { try await server.post("/embed", json: ["inputs": "finish me"]) }
-        try await Task.sleep(for: .milliseconds(200))
+        try await waitUntilReceived(port: server.port, route: "/embed")
         try await server.stop()
         let reply = try await request.value
         XCTAssertEqual(reply.status, .ok, reply.text)

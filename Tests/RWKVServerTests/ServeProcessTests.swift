@@ -20,7 +20,7 @@ final class ServeProcessTests: XCTestCase {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["serve", "--model", Fixtures.embeddingCheckpoint("tiny-bf16").path,
-                             "--host", "127.0.0.1", "--port", "0", "--model-id", "tiny", "--debug-inference-delay-ms", "800"]
+                             "--host", "127.0.0.1", "--port", "0", "--model-id", "tiny", "--debug-inference-delay-ms", "1500"]
         let stdout = Pipe()
         process.standardOutput = stdout
         try process.run()
@@ -30,7 +30,7 @@ final class ServeProcessTests: XCTestCase {
         let port = try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0) }, "unexpected first line: \(line)")
 
         let inFlight = Task { try await TestHTTP.send(port: port, path: "/embed", body: Data(#"{"inputs": "finish me"}"#.utf8)) }
-        try await Task.sleep(for: .milliseconds(300))
+        try await waitUntilReceived(port: port, route: "/embed")
         kill(process.processIdentifier, SIGTERM)
 
         let reply = try await inFlight.value

@@ -133,3 +133,21 @@ enum TestHTTP {
         return (Int(response.status.code), Data(buffer.readableBytesView))
     }
 }
+
+/// Polls a server's `/metrics` until `te_request_count{method="<route>"}` reaches `count` (so that a
+/// request is known to be in flight before a shutdown is triggered), for at most `timeout` seconds.
+func waitUntilReceived(port: Int, route: String, count: Double = 1, timeout: Double = 20) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
+        request.method = .GET
+        if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)),
+           let body = try? await response.body.collect(upTo: 16 << 20),
+           let value = metricValue(String(decoding: body.readableBytesView, as: UTF8.self), "te_request_count{method=\"\(route)\"}"),
+           value >= count {
+            return
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    XCTFail("the server did not receive a request to \(route) in time")
+}
