@@ -178,10 +178,10 @@ public final class InferenceBatcher: @unchecked Sendable {
     /// Under steady load, the clients of the pass that just finished send their next requests within a
     /// millisecond or two; starting at once would run a small pass and the rest right after it. So when
     /// fewer jobs are queued than the previous pass served, wait briefly (bounded by `batchLinger` and a
-    /// tenth of the previous pass) for them. Called with the condition locked.
+    /// fiftieth of the previous pass) for them. Called with the condition locked.
     private func lingerForCompanions() {
         guard config.batchLinger > .zero, !stopping, queue.count < lastBatchRequests else { return }
-        let limit = min(config.batchLinger, lastInference / 10)
+        let limit = min(config.batchLinger, lastInference / 50)
         guard limit > .zero else { return }
         let c = limit.components
         let deadline = Date().addingTimeInterval(Double(c.seconds) + Double(c.attoseconds) * 1e-18)

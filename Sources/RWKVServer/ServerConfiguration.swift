@@ -25,10 +25,9 @@ public struct ServerConfiguration: Sendable {
     /// Bearer token required on every route but `/health` (nil: no auth).
     public var apiKey: String?
     /// Longest the worker waits for more requests before a pass when fewer are queued than the
-    /// previous pass served (clients whose answers just went out are about to send again); the wait is
-    /// also kept under a tenth of the previous pass's duration. Zero (the default): never wait — on the
-    /// 2-core machine this was measured on, waiting lowered throughput (larger passes, idle worker).
-    public var batchLinger: Duration = .zero
+    /// previous pass served (clients whose answers just went out are about to send again), and never
+    /// longer than a fiftieth of the previous pass. Zero: never wait.
+    public var batchLinger: Duration = .milliseconds(5)
     /// Rows per engine step of the inference worker's workspace.
     public var workspaceRows: Int = 2048
     /// Collection folders to serve (opened, or created when empty), named after the folder.

@@ -44,6 +44,9 @@ struct LoadTest: AsyncParsableCommand {
     @Option(help: "Text sizes: short (~10-30 tokens), medium, long.")
     var texts: TextSize = .short
 
+    @Option(help: "Alternate engine and server measurements this many times (each gets duration / rounds seconds).")
+    var rounds = 1
+
     @Option(help: "Stop after this many requests in all (a safety bound).")
     var maxRequests = 1_000_000
 
@@ -68,6 +71,7 @@ struct LoadTest: AsyncParsableCommand {
         }
         guard model == nil || randomShape == nil else { throw ValidationError("give at most one of --model and --random-shape") }
         guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be in 1...4096") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be in 1...100") }
         guard duration > 0, duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
     }
 
@@ -77,12 +81,30 @@ struct LoadTest: AsyncParsableCommand {
         let tokenCounts = pool.map { tokenizer.encode($0).count + 1 }
         print("texts: \(texts.rawValue), \(pool.count) distinct, mean \(String(format: "%.1f", Double(tokenCounts.reduce(0, +)) / Double(pool.count))) tokens (with EOS)")
 
-        var engineTokensPerSecond: Double?
+        // The engine alone and the server take turns (`--rounds`), so that both see the same machine load.
+        var engine: EngineBench?
         if model != nil || randomShape != nil {
-            engineTokensPerSecond = try await onDedicatedThread { try measureEngine(pool: pool, tokenizer: tokenizer) }
+            let (model, randomShape, concurrency) = (model, randomShape, concurrency)
+            engine = try await onDedicatedThread {
+                try EngineBench(model: model, randomShape: randomShape, pool: pool, tokenizer: tokenizer, batch: concurrency)
+            }
         }
-
-        let result = try await driveServer(pool: pool, tokenCounts: tokenCounts)
+        let slice = duration / Double(rounds)
+        var result = Outcome()
+        var engineTokens = 0
+        var engineSeconds = 0.0
+        for round in 1...rounds {
+            if let engine {
+                let (tokens, seconds) = try await onDedicatedThread { try engine.measure(seconds: slice) }
+                engineTokens += tokens
+                engineSeconds += seconds
+                if rounds > 1 { print(String(format: "round %d engine: %.0f tokens/s", round, Double(tokens) / seconds)) }
+            }
+            let part = try await driveServer(pool: pool, tokenCounts: tokenCounts, seconds: slice)
+            if rounds > 1 { print(String(format: "round %d server: %.0f tokens/s", round, Double(part.tokens) / part.elapsed)) }
+            result.merge(part)
+            result.elapsed += part.elapsed
+        }
         let seconds = result.elapsed
         let ok = result.latencies.count
         let tokensPerSecond = Double(result.tokens) / seconds
@@ -98,42 +120,11 @@ struct LoadTest: AsyncParsableCommand {
         if result.transportErrors > 0 { print("  transport errors: \(result.transportErrors)") }
         let fiveHundreds = result.statuses.filter { $0.key >= 500 }.values.reduce(0, +)
         print("  5xx: \(fiveHundreds)")
-        if let engine = engineTokensPerSecond {
-            print(String(format: "engine bare batched: %.0f tokens/s; server/engine ratio: %.3f", engine, tokensPerSecond / engine))
+        if engineSeconds > 0 {
+            let engineRate = Double(engineTokens) / engineSeconds
+            print(String(format: "engine bare batched (%d texts per pass): %.0f tokens/s; server/engine ratio: %.3f",
+                         concurrency, engineRate, tokensPerSecond / engineRate))
         }
-    }
-
-    /// The engine alone: the same texts, `concurrency` per forward pass, for the same duration.
-    func measureEngine(pool: [String], tokenizer: WorldTokenizer) throws -> Double {
-        let weights = if let model {
-            try EmbeddingModelWeights.load(contentsOf: URL(fileURLWithPath: model))
-        } else {
-            EmbeddingModelWeights.random(architecture: randomShape!.architecture, seed: 1)
-        }
-        let model = RWKVModel(weights)
-        let workspace = model.makeWorkspace()
-        let inputs = pool.map { InputProtocol.single.input(for: tokenizer.encode($0)) }
-        let clock = ContinuousClock()
-        // Warm up once.
-        _ = try model.embed(Array(inputs.prefix(concurrency)), workspace: workspace)
-        let start = clock.now
-        let limit = Duration.seconds(min(duration, 30))
-        var tokens = 0
-        var passes = 0
-        var offset = 0
-        while clock.now - start < limit && passes < 100_000 {
-            var batch: [[Int]] = []
-            for _ in 0..<concurrency {
-                batch.append(inputs[offset % inputs.count])
-                offset += 1
-            }
-            _ = try model.embed(batch, workspace: workspace)
-            tokens += batch.reduce(0) { $0 + $1.count }
-            passes += 1
-        }
-        let seconds = Self.seconds(clock.now - start)
-        print(String(format: "engine: %d passes of %d texts in %.1f s: %.0f tokens/s", passes, concurrency, seconds, Double(tokens) / seconds))
-        return Double(tokens) / seconds
     }
 
     /// Runs `body` on its own thread, as the server's inference worker does (not on a Swift
@@ -155,9 +146,17 @@ struct LoadTest: AsyncParsableCommand {
         var tokens = 0
         var total = 0
         var elapsed: Double = 0
+
+        mutating func merge(_ other: Outcome) {
+            latencies += other.latencies
+            statuses.merge(other.statuses, uniquingKeysWith: +)
+            transportErrors += other.transportErrors
+            tokens += other.tokens
+            total += other.total
+        }
     }
 
-    func driveServer(pool: [String], tokenCounts: [Int]) async throws -> Outcome {
+    func driveServer(pool: [String], tokenCounts: [Int], seconds: Double) async throws -> Outcome {
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         let path = openai ? "/v1/embeddings" : "/embed"
         let field = openai ? "input" : "inputs"
@@ -170,7 +169,7 @@ struct LoadTest: AsyncParsableCommand {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let clock = ContinuousClock()
         let start = clock.now
-        let deadline = start + .seconds(duration)
+        let deadline = start + .seconds(seconds)
         let budget = Counter(limit: maxRequests)
         let apiKey = self.apiKey
         let clients = concurrency
@@ -211,13 +210,7 @@ struct LoadTest: AsyncParsableCommand {
                 }
             }
             var all = Outcome()
-            for await part in group {
-                all.latencies += part.latencies
-                all.statuses.merge(part.statuses, uniquingKeysWith: +)
-                all.transportErrors += part.transportErrors
-                all.tokens += part.tokens
-                all.total += part.total
-            }
+            for await part in group { all.merge(part) }
             return all
         }
         outcome.elapsed = Self.seconds(clock.now - start)
@@ -249,6 +242,49 @@ struct LoadTest: AsyncParsableCommand {
             if !text.isEmpty { out.append(text) }
         }
         return out
+    }
+}
+
+/// The engine alone: the same texts, `batch` per forward pass (no HTTP, no queue), on the caller's
+/// thread. Used from one thread at a time.
+final class EngineBench: @unchecked Sendable {
+    let model: RWKVModel
+    let workspace: Workspace
+    let inputs: [[Int]]
+    let batch: Int
+    private var offset = 0
+
+    init(model path: String?, randomShape: RandomShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int) throws {
+        let weights = if let path {
+            try EmbeddingModelWeights.load(contentsOf: URL(fileURLWithPath: path))
+        } else {
+            EmbeddingModelWeights.random(architecture: (randomShape ?? .tiny).architecture, seed: 1)
+        }
+        model = RWKVModel(weights)
+        workspace = model.makeWorkspace()
+        inputs = pool.map { InputProtocol.single.input(for: tokenizer.encode($0)) }
+        self.batch = batch
+        _ = try model.embed(Array(inputs.prefix(batch)), workspace: workspace)  // warm-up
+    }
+
+    /// Tokens embedded in about `seconds` (at least one pass), and the time taken.
+    func measure(seconds: Double) throws -> (tokens: Int, seconds: Double) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let limit = Duration.seconds(min(seconds, 600))
+        var tokens = 0
+        var passes = 0
+        repeat {
+            var texts: [[Int]] = []
+            for _ in 0..<batch {
+                texts.append(inputs[offset % inputs.count])
+                offset += 1
+            }
+            _ = try model.embed(texts, workspace: workspace)
+            tokens += texts.reduce(0) { $0 + $1.count }
+            passes += 1
+        } while clock.now - start < limit && passes < 100_000
+        return (tokens, LoadTest.seconds(clock.now - start))
     }
 }
 

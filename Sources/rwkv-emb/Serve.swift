@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
     var maxBatchRequests = 64
 
     @Option(help: "Longest wait (ms) for more requests before a pass when fewer are queued than the last pass served (0: none).")
-    var batchLingerMs = 0
+    var batchLingerMs = 5
 
     @Option(help: "Inputs one request may carry.")
     var maxClientBatchSize = 32
