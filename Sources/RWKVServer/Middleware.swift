@@ -27,6 +27,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let family = APIFamily.of(path: request.uri.path)
             var headers: HTTPFields = [.contentType: "application/json"]
             if apiError.kind == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+            if apiError.kind == .overloaded || apiError.kind == .unavailable { headers[.retryAfter] = "1" }
             return Response(status: apiError.kind.status(for: family), headers: headers,
                             body: .init(byteBuffer: ByteBuffer(bytes: family.body(for: apiError))))
         }

@@ -41,13 +41,18 @@ final class LoadBehaviourTests: XCTestCase {
             config.artificialInferenceDelay = .milliseconds(150)
         }
         defer { Task { try? await server.stop() } }
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+        let replies = try await withThrowingTaskGroup(of: TestServer.Reply.self) { group in
             for i in 0..<12 {
-                group.addTask { Int(try await server.post("/embed", json: ["inputs": "overload \(i)"]).status.code) }
+                group.addTask { try await server.post("/embed", json: ["inputs": "overload \(i)"]) }
             }
-            var s: [Int] = []
-            for try await code in group { s.append(code) }
+            var s: [TestServer.Reply] = []
+            for try await reply in group { s.append(reply) }
             return s
+        }
+        let statuses = replies.map { Int($0.status.code) }
+        for reply in replies where reply.status == .tooManyRequests {
+            XCTAssertEqual(reply.headers.first(name: "retry-after"), "1")
+            XCTAssertEqual((try reply.json() as? [String: Any])?["error_type"] as? String, "Overloaded")
         }
         XCTAssertTrue(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
         XCTAssertTrue(statuses.contains(429), "\(statuses)")
