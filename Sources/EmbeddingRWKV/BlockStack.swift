@@ -179,8 +179,8 @@ struct BlockStack: Sendable {
     @inline(__always)
     private func linear(_ input: UnsafePointer<Float>, _ rows: Int, _ weight: WeightBuffer,
                         _ out: UnsafeMutablePointer<Float>, _ n: Int, _ k: Int, accumulate: Bool = false) {
-        sgemm(m: rows, n: n, k: k, a: input, lda: k, b: weight.p, ldb: k, bTransposed: true,
-              c: out, ldc: n, beta: accumulate ? 1 : 0)
+        parallelSgemm(m: rows, n: n, k: k, a: input, lda: k, b: weight.p, ldb: k, bTransposed: true,
+                      c: out, ldc: n, beta: accumulate ? 1 : 0)
     }
 
     /// out = f(input @ first) @ second, a LoRA with [C, rank] and [rank, C] factors.
@@ -189,9 +189,17 @@ struct BlockStack: Sendable {
                       _ rank: Int, _ out: UnsafeMutablePointer<Float>, _ ws: Workspace,
                       inner: ((UnsafeMutablePointer<Float>, Int) -> Void)?) {
         let c = width, mid = ws.lora.p
-        sgemm(m: rows, n: rank, k: c, a: input, lda: c, b: first.p, ldb: rank, bTransposed: false, c: mid, ldc: rank)
-        if let inner { inner(mid, rows * rank) }
-        sgemm(m: rows, n: c, k: rank, a: mid, lda: rank, b: second.p, ldb: c, bTransposed: false, c: out, ldc: c)
+        // Both factors and the activation per block of rows, in one parallel region.
+        let workers = rows >= 32 && KernelThreads.splitsGEMMs ? KernelThreads.coreCount : 1
+        KernelThreads.parallel(workers) { w in
+            let r = KernelThreads.range(w, of: workers, total: rows)
+            guard !r.isEmpty else { return }
+            sgemm(m: r.count, n: rank, k: c, a: input + r.lowerBound * c, lda: c, b: first.p, ldb: rank,
+                  bTransposed: false, c: mid + r.lowerBound * rank, ldc: rank)
+            if let inner { inner(mid + r.lowerBound * rank, r.count * rank) }
+            sgemm(m: r.count, n: c, k: rank, a: mid + r.lowerBound * rank, lda: rank, b: second.p, ldb: c,
+                  bTransposed: false, c: out + r.lowerBound * c, ldc: c)
+        }
     }
 }
 

@@ -86,7 +86,7 @@ public struct RerankerNetwork: Sendable {
         let c = width, xn = ws.xn.p, h = ws.r.p
         layerNorm(rows: rows, width: c, x: ws.x.p, ldx: c, weight: lnOutWeight.p, bias: lnOutBias.p, eps: 1e-5, out: xn, ldo: c)
         for i in 0..<rows { (h + i * c).update(from: hiddenBias.p, count: c) }
-        sgemm(m: rows, n: c, k: c, a: xn, lda: c, b: hiddenWeight.p, ldb: c, bTransposed: true, c: h, ldc: c, beta: 1)
+        parallelSgemm(m: rows, n: c, k: c, a: xn, lda: c, b: hiddenWeight.p, ldb: c, bTransposed: true, c: h, ldc: c, beta: 1)
         applyTanh(h, count: rows * c)
         return (0..<rows).map { i in
             var s: Float = 0

@@ -21,14 +21,14 @@ struct TaskHead: Sendable {
         var out = pooled  // fc2 accumulates onto the residual
         pooled.withUnsafeBufferPointer { x in
             h.withUnsafeMutableBufferPointer { hp in
-                sgemm(m: rows, n: hidden, k: width, a: x.baseAddress!, lda: width, b: fc1.p, ldb: width,
+                parallelSgemm(m: rows, n: hidden, k: width, a: x.baseAddress!, lda: width, b: fc1.p, ldb: width,
                       bTransposed: true, c: hp.baseAddress!, ldc: hidden)
                 for i in 0..<hp.count where hp[i] < 0 { hp[i] = 0 }
             }
         }
         h.withUnsafeBufferPointer { hp in
             out.withUnsafeMutableBufferPointer { o in
-                sgemm(m: rows, n: width, k: hidden, a: hp.baseAddress!, lda: hidden, b: fc2.p, ldb: hidden,
+                parallelSgemm(m: rows, n: width, k: hidden, a: hp.baseAddress!, lda: hidden, b: fc2.p, ldb: hidden,
                       bTransposed: true, c: o.baseAddress!, ldc: width, beta: 1)
                 layerNorm(rows: rows, width: width, x: o.baseAddress!, ldx: width, weight: normWeight.p,
                           bias: normBias.p, eps: 1e-5, out: o.baseAddress!, ldo: width)

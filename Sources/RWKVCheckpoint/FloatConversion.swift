@@ -92,7 +92,7 @@ enum FloatConversion {
             case .bfloat16:
                 for (index, value) in values.enumerated() { out.storeBytes(of: floatToBFloat16(value).littleEndian, toByteOffset: index * 2, as: UInt16.self) }
             case .int64:
-                for (index, value) in values.enumerated() { out.storeBytes(of: Int64(value).littleEndian, toByteOffset: index * 8, as: Int64.self) }
+                for (index, value) in values.enumerated() { out.storeBytes(of: (Int64(exactly: value.rounded()) ?? 0).littleEndian, toByteOffset: index * 8, as: Int64.self) }
             }
         }
         return bytes

@@ -39,9 +39,14 @@ struct TensorReference: Equatable {
     var strides: [Int]
 }
 
-/// Lists and dicts are mutable objects in pickle (APPEND/SETITEM act on a memoized object), hence classes.
-final class PickleList { var items: [PickleValue] = [] }
-final class PickleDict { var entries: [(key: String, value: PickleValue)] = [] }
+/// Containers live in the machine's arena and values refer to them by index: values stay flat,
+/// so no input, however deeply nested, can make building or freeing them recurse. Lists and dicts
+/// are mutable in pickle (APPEND/SETITEM act on a memoized object), which indices model exactly.
+struct PickleArena {
+    var tuples: [[PickleValue]] = []
+    var lists: [[PickleValue]] = []
+    var dicts: [[(key: String, value: PickleValue)]] = []
+}
 
 enum PickleValue {
     case none
@@ -49,9 +54,9 @@ enum PickleValue {
     case int(Int)
     case float(Double)
     case string(String)
-    case tuple([PickleValue])
-    case list(PickleList)
-    case dict(PickleDict)
+    case tuple(Int)
+    case list(Int)
+    case dict(Int)
     case global(PickleGlobal)
     case storage(StorageReference)
     case tensor(TensorReference)
@@ -78,10 +83,11 @@ struct PickleMachine {
     static let maximumMemoCount = 1 << 22
     static let maximumStringLength = 1 << 20
 
-    /// Runs `program` to its STOP and returns the value it leaves.
-    static func run(_ program: UnsafeRawBufferPointer) throws -> PickleValue {
+    /// Runs `program` to its STOP and returns the value it leaves, with the containers it refers to.
+    static func run(_ program: UnsafeRawBufferPointer) throws -> (value: PickleValue, arena: PickleArena) {
         var machine = PickleMachine(program: program)
-        return try machine.execute()
+        let value = try machine.execute()
+        return (value, machine.arena)
     }
 
     private let program: UnsafeRawBufferPointer
@@ -89,6 +95,7 @@ struct PickleMachine {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    private var arena = PickleArena()
 
     private init(program: UnsafeRawBufferPointer) { self.program = program }
 
@@ -107,9 +114,9 @@ struct PickleMachine {
                     throw CheckpointError.malformedPickle("STOP with \(stack.count) values on the stack")
                 }
                 return result
-            case 0x7d: try push(.dict(PickleDict()))    // EMPTY_DICT
-            case 0x5d: try push(.list(PickleList()))    // EMPTY_LIST
-            case 0x29: try push(.tuple([]))             // EMPTY_TUPLE
+            case 0x7d: try push(newDict())              // EMPTY_DICT
+            case 0x5d: arena.lists.append([]); try push(.list(arena.lists.count - 1))  // EMPTY_LIST
+            case 0x29: try push(newTuple([]))           // EMPTY_TUPLE
             case 0x28: // MARK
                 guard marks.count < Self.maximumStackDepth else { throw CheckpointError.malformedPickle("too many marks") }
                 marks.append(stack.count)
@@ -124,20 +131,19 @@ struct PickleMachine {
                 guard length <= 8 else { throw CheckpointError.malformedPickle("an integer of \(length) bytes") }
                 try push(.int(length == 0 ? 0 : try readLittleEndian(length, signed: true)))
             case 0x47: // BINFLOAT (big-endian double)
-                let bits = UInt64(bitPattern: Int64(try readBigEndian8()))
-                try push(.float(Double(bitPattern: bits)))
+                try push(.float(Double(bitPattern: try readBigEndian8())))
             case 0x58: try push(.string(try readString(length: try readLittleEndian(4, signed: false)))) // BINUNICODE
             case 0x8c: try push(.string(try readString(length: Int(try readByte()))))                    // SHORT_BINUNICODE
-            case 0x74: try push(.tuple(try popToMark()))            // TUPLE
-            case 0x85: try push(.tuple(try pop(1)))                 // TUPLE1
-            case 0x86: try push(.tuple(try pop(2)))                 // TUPLE2
-            case 0x87: try push(.tuple(try pop(3)))                 // TUPLE3
+            case 0x74: try push(newTuple(try popToMark()))          // TUPLE
+            case 0x85: try push(newTuple(try pop(1)))               // TUPLE1
+            case 0x86: try push(newTuple(try pop(2)))               // TUPLE2
+            case 0x87: try push(newTuple(try pop(3)))               // TUPLE3
             case 0x61: // APPEND
                 let item = try pop(1)
-                try list(on: try top()).items.append(contentsOf: item)
+                arena.lists[try listIndex(on: try top())].append(contentsOf: item)
             case 0x65: // APPENDS
                 let items = try popToMark()
-                try list(on: try top()).items.append(contentsOf: items)
+                arena.lists[try listIndex(on: try top())].append(contentsOf: items)
             case 0x73: // SETITEM
                 let pair = try pop(2)
                 try setItems(pair, into: try top())
@@ -155,10 +161,15 @@ struct PickleMachine {
                 try push(.global(try PickleGlobal(module: module, name: name)))
             case 0x51: // BINPERSID
                 let identifier = try pop(1)[0]
-                try push(.storage(try Self.storageReference(identifier)))
+                try push(.storage(try storageReference(identifier)))
             case 0x52: // REDUCE
                 let pair = try pop(2)
-                try push(try Self.reduce(pair[0], pair[1]))
+                try push(try reduce(pair[0], pair[1]))
+            case 0x62: // BUILD: only the attribute state of an OrderedDict (`_metadata`), which is dropped
+                let state = try pop(1)[0]
+                guard case .dict = try top(), case .dict = state else {
+                    throw CheckpointError.unsupportedPickleOpcode(opcode: opcode, offset: opcodeOffset)
+                }
             default:
                 throw CheckpointError.unsupportedPickleOpcode(opcode: opcode, offset: opcodeOffset)
             }
@@ -195,19 +206,29 @@ struct PickleMachine {
         return value
     }
 
-    private func list(on value: PickleValue) throws -> PickleList {
-        guard case let .list(list) = value else { throw CheckpointError.malformedPickle("APPEND to a \(value.kindName)") }
-        return list
+    private mutating func newTuple(_ items: [PickleValue]) -> PickleValue {
+        arena.tuples.append(items)
+        return .tuple(arena.tuples.count - 1)
     }
 
-    private func setItems(_ items: [PickleValue], into target: PickleValue) throws {
+    private mutating func newDict() -> PickleValue {
+        arena.dicts.append([])
+        return .dict(arena.dicts.count - 1)
+    }
+
+    private func listIndex(on value: PickleValue) throws -> Int {
+        guard case let .list(index) = value else { throw CheckpointError.malformedPickle("APPEND to a \(value.kindName)") }
+        return index
+    }
+
+    private mutating func setItems(_ items: [PickleValue], into target: PickleValue) throws {
         guard case let .dict(dict) = target else { throw CheckpointError.malformedPickle("SETITEM on a \(target.kindName)") }
         var index = 0
         while index + 1 < items.count {
             guard case let .string(key) = items[index] else {
                 throw CheckpointError.malformedPickle("a dict key of type \(items[index].kindName) (state dict keys are strings)")
             }
-            dict.entries.append((key, items[index + 1]))
+            arena.dicts[dict].append((key, items[index + 1]))
             index += 2
         }
     }
@@ -270,22 +291,23 @@ struct PickleMachine {
 
     // MARK: The few calls a state dict makes
 
-    private static func storageReference(_ identifier: PickleValue) throws -> StorageReference {
-        guard case let .tuple(parts) = identifier, parts.count == 5,
+    private func storageReference(_ identifier: PickleValue) throws -> StorageReference {
+        guard case let .tuple(tuple) = identifier, case let parts = arena.tuples[tuple], parts.count == 5,
               case .string("storage") = parts[0], case let .global(.storageType(dtype)) = parts[1],
               case let .string(key) = parts[2], case .string = parts[3], case let .int(count) = parts[4], count >= 0
         else { throw CheckpointError.malformedPickle("a persistent id that is not ('storage', type, key, location, numel)") }
         return StorageReference(dtype: dtype, key: key, elementCount: count)
     }
 
-    private static func reduce(_ callable: PickleValue, _ arguments: PickleValue) throws -> PickleValue {
-        guard case let .global(function) = callable, case let .tuple(args) = arguments else {
+    private mutating func reduce(_ callable: PickleValue, _ arguments: PickleValue) throws -> PickleValue {
+        guard case let .global(function) = callable, case let .tuple(tuple) = arguments else {
             throw CheckpointError.malformedPickle("REDUCE of a \(callable.kindName) with \(arguments.kindName) arguments")
         }
+        let args = arena.tuples[tuple]
         switch function {
         case .orderedDict:
             guard args.isEmpty else { throw CheckpointError.malformedPickle("OrderedDict with arguments") }
-            return .dict(PickleDict())
+            return newDict()
         case .rebuildTensor:
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             guard args.count >= 4, case let .storage(storage) = args[0], case let .int(offset) = args[1], offset >= 0,
@@ -302,10 +324,10 @@ struct PickleMachine {
         }
     }
 
-    private static func intTuple(_ value: PickleValue) -> [Int]? {
-        guard case let .tuple(items) = value else { return nil }
+    private func intTuple(_ value: PickleValue) -> [Int]? {
+        guard case let .tuple(tuple) = value else { return nil }
         var result: [Int] = []
-        for item in items {
+        for item in arena.tuples[tuple] {
             guard case let .int(number) = item, number >= 0 else { return nil }
             result.append(number)
         }

@@ -23,6 +23,11 @@ struct TensorView {
             }
         }
         let storageElements = storage.count / dtype.byteSize
+        // Checkpoints never hold broadcast (stride 0) views: more elements than the storage would
+        // let a tiny file demand any amount of memory.
+        if count > storageElements {
+            throw CheckpointError.tensorOutOfBounds(tensor: name, detail: "shape \(shape) has \(count) elements, its storage only \(storageElements)")
+        }
         if count > 0 && lastElement >= storageElements {
             throw CheckpointError.tensorOutOfBounds(
                 tensor: name, detail: "shape \(shape) strides \(strides) from element \(storageOffset) needs element \(lastElement), the storage has \(storageElements)")

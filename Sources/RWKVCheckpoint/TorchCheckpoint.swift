@@ -16,7 +16,7 @@ enum TorchCheckpoint {
             guard order == "little" else { throw CheckpointError.unsupportedByteOrder(String(order.prefix(16))) }
         }
 
-        let root = try PickleMachine.run(UnsafeRawBufferPointer(rebasing: source.bytes[pickleRange]))
+        let (root, arena) = try PickleMachine.run(UnsafeRawBufferPointer(rebasing: source.bytes[pickleRange]))
         guard case let .dict(stateDict) = root else {
             throw CheckpointError.malformedPickle("the checkpoint holds a \(root.kindName), not a state dict")
         }
@@ -25,7 +25,8 @@ enum TorchCheckpoint {
         var layerIndices: [Int]? = nil
         var notes: [String] = []
         var seen = Set<String>()
-        for (key, value) in stateDict.entries {
+        var viewedBytes = 0
+        for (key, value) in arena.dicts[stateDict] {
             guard seen.insert(key).inserted else { throw CheckpointError.malformedPickle("key \(key) appears twice") }
             switch value {
             case let .tensor(reference):
@@ -39,18 +40,24 @@ enum TorchCheckpoint {
                 let view = try TensorView(
                     name: key, dtype: reference.storage.dtype, shape: reference.shape, strides: reference.strides,
                     storageOffset: reference.storageOffset, storage: storageRange.lowerBound..<(storageRange.lowerBound + storageBytes))
+                // Views may share storages, but their data may not add up to more than the file:
+                // that bounds what a load can allocate by the file's size.
+                viewedBytes = try checkedAdd(viewedBytes, view.byteCount, "the total tensor size")
+                guard viewedBytes <= source.count else {
+                    throw CheckpointError.tensorOutOfBounds(tensor: key, detail: "the tensors so far view \(viewedBytes) bytes, more than the whole file (\(source.count)); storages are reused too often")
+                }
                 if key == "reranker_layer_idx" {
                     layerIndices = try view.integers(from: source)
                 } else {
                     tensors.append(view)
                 }
             case let .list(list) where key == "reranker_layer_idx":
-                layerIndices = try list.items.map { item in
+                layerIndices = try arena.lists[list].map { item in
                     guard case let .int(index) = item else { throw CheckpointError.invalidLayerIndices("the list holds a \(item.kindName)") }
                     return index
                 }
-            case .tuple(let items) where key == "reranker_layer_idx":
-                layerIndices = try items.map { item in
+            case let .tuple(tuple) where key == "reranker_layer_idx":
+                layerIndices = try arena.tuples[tuple].map { item in
                     guard case let .int(index) = item else { throw CheckpointError.invalidLayerIndices("the tuple holds a \(item.kindName)") }
                     return index
                 }

@@ -98,7 +98,7 @@ enum WeightSchema {
         let c = architecture.embeddingSize
         let f = architecture.feedForwardSize
         var blocks: [BlockWeights] = []
-        blocks.reserveCapacity(architecture.layerCount)
+        blocks.reserveCapacity(min(architecture.layerCount, 1024))
         for layer in 0..<architecture.layerCount {
             let block = "\(prefix)blocks.\(layer)."
             let att = block + "att."

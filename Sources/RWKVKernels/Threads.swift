@@ -18,6 +18,21 @@ public enum KernelThreads {
         return max(1, n)
     }()
 
+    /// The engine parallelises GEMMs itself (`parallelSgemm`) and runs OpenBLAS single-threaded: OpenBLAS's
+    /// own threads spin (sched_yield) between calls and would take a core from the recurrence and the
+    /// element-wise passes that run between GEMMs. Measured in one process, alternating: never slower,
+    /// up to 1.2x faster at 8x512 on 2 cores. Set once, on first use (process-wide OpenBLAS setting).
+    public static func useSingleThreadedBLAS() { _ = blasConfigured }
+    private static let blasConfigured: Void = { setBLASThreads(1) }()
+
+    /// Whether the engine splits GEMMs over its workers: yes while OpenBLAS runs single-threaded (as set
+    /// on first use). If other code raises OpenBLAS's thread count later (or with Accelerate, which
+    /// threads itself), GEMMs are left whole to the BLAS instead of oversubscribing the cores.
+    public static var splitsGEMMs: Bool {
+        useSingleThreadedBLAS()
+        return coreCount > 1 && blasThreads() == 1
+    }
+
     /// Runs `body(worker)` for worker in 0..<count on up to `count` threads and waits.
     /// A single worker runs inline (no dispatch overhead for tiny jobs).
     @inline(__always)

@@ -1,20 +1,21 @@
-// The WKV recurrence in C so that it can be compiled for AVX2+FMA with a run-time CPU check (Swift
+// The WKV recurrence in C so that it can be compiled for AVX-512 / AVX2+FMA with a run-time CPU check (Swift
 // code is compiled for the baseline x86-64, SSE2), and so that debug builds stay usable.
 #include "rwkv_wkv7.h"
 #include <string.h>
 
 #define N 64
-#define BLOCK 32  // value rows per pass: sa, y and v for 32 rows stay in registers
 
+// BLOCK value rows per pass: sa, y and v of the block stay in registers (32 with 16 AVX2 registers,
+// 64 with 32 AVX-512 registers).
 static inline __attribute__((always_inline)) void wkv7_body(
     int tokens, ptrdiff_t ld, const float *r, const float *w, const float *k, const float *v,
-    const float *kk, const float *b, float *state, float *y, ptrdiff_t ldy) {
+    const float *kk, const float *b, float *state, float *y, ptrdiff_t ldy, const int BLOCK) {
     for (int block = 0; block < N; block += BLOCK) {
         float *s = state + block;
         for (int t = 0; t < tokens; t++) {
             const float *rt = r + t * ld, *wt = w + t * ld, *kt = k + t * ld, *vt = v + t * ld + block;
             const float *kkt = kk + t * ld, *bt = b + t * ld;
-            float sa[BLOCK], acc[BLOCK], vv[BLOCK];
+            float sa[N], acc[N], vv[N];
             for (int i = 0; i < BLOCK; i++) { sa[i] = 0; acc[i] = 0; vv[i] = vt[i]; }
             for (int j = 0; j < N; j++) {
                 const float *sj = s + j * N;
@@ -38,21 +39,29 @@ static inline __attribute__((always_inline)) void wkv7_body(
 
 static void wkv7_generic(int tokens, ptrdiff_t ld, const float *r, const float *w, const float *k, const float *v,
                          const float *kk, const float *b, float *state, float *y, ptrdiff_t ldy) {
-    wkv7_body(tokens, ld, r, w, k, v, kk, b, state, y, ldy);
+    wkv7_body(tokens, ld, r, w, k, v, kk, b, state, y, ldy, 32);
 }
 
 #if defined(__x86_64__) && defined(__clang__)
+__attribute__((target("avx512f")))
+static void wkv7_avx512(int tokens, ptrdiff_t ld, const float *r, const float *w, const float *k, const float *v,
+                        const float *kk, const float *b, float *state, float *y, ptrdiff_t ldy) {
+    wkv7_body(tokens, ld, r, w, k, v, kk, b, state, y, ldy, 64);
+}
+
 __attribute__((target("avx2,fma")))
 static void wkv7_avx2(int tokens, ptrdiff_t ld, const float *r, const float *w, const float *k, const float *v,
                       const float *kk, const float *b, float *state, float *y, ptrdiff_t ldy) {
-    wkv7_body(tokens, ld, r, w, k, v, kk, b, state, y, ldy);
+    wkv7_body(tokens, ld, r, w, k, v, kk, b, state, y, ldy, 32);
 }
 
-static int has_avx2(void) {
+// 2: AVX-512F, 1: AVX2 + FMA, 0: baseline.
+static int cpu_level(void) {
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        cached = __builtin_cpu_supports("avx512f") ? 2
+               : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
     }
     return cached;
 }
@@ -63,9 +72,10 @@ void rwkv_wkv7(int tokens, ptrdiff_t ld,
                const float *state_in, float *state_out, float *y, ptrdiff_t ldy) {
     if (state_out != state_in) memcpy(state_out, state_in, sizeof(float) * N * N);
 #if defined(__x86_64__) && defined(__clang__)
-    if (has_avx2()) {
-        wkv7_avx2(tokens, ld, r, w, k, v, kk, b, state_out, y, ldy);
-        return;
+    switch (cpu_level()) {
+    case 2: wkv7_avx512(tokens, ld, r, w, k, v, kk, b, state_out, y, ldy); return;
+    case 1: wkv7_avx2(tokens, ld, r, w, k, v, kk, b, state_out, y, ldy); return;
+    default: break;
     }
 #endif
     wkv7_generic(tokens, ld, r, w, k, v, kk, b, state_out, y, ldy);

@@ -61,6 +61,8 @@ public struct AddProgress: Sendable {
     public var tokensDone: Int
     /// The documents of this batch, durable now.
     public var committed: [AddedDocument]
+    /// Seconds so far in: tokenizing and hashing, the model passes, encoding states, writing + fsync.
+    public var prepareSeconds = 0.0, computeSeconds = 0.0, encodeSeconds = 0.0, writeSeconds = 0.0
 }
 
 public struct AddOptions: Sendable {
@@ -490,6 +492,15 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         var results: [AddedDocument] = []
         var tokensDone = 0
         var index = 0
+        let clock = ContinuousClock()
+        var mark = clock.now
+        var phase = [0.0, 0.0, 0.0, 0.0]
+        func lap(_ i: Int) {
+            let now = clock.now
+            let d = (now - mark).components
+            phase[i] += Double(d.seconds) + Double(d.attoseconds) * 1e-18
+            mark = now
+        }
         while index < documents.count {
             // Collect a batch of changed documents (unchanged ones are reported right away).
             var batch: [(doc: Document, hash: [UInt8], embeddingTokens: [Int], stateTokens: [Int], replaces: Bool)] = []
@@ -513,16 +524,19 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 batchTokens += e.count + s.count
             }
             var committed = skipped
+            lap(0)
             if !batch.isEmpty {
                 let vectors = try models.model.embed(batch.map(\.embeddingTokens), task: .retrieval, normalize: true, workspace: ws)
                 var stateBlobs: [UInt8] = []
                 if options.storeStates {
                     let docStates = try models.reranker.documentStates(tokens: batch.map(\.stateTokens), workspace: ws)
+                    lap(1)
                     stateBlobs = [UInt8](repeating: 0, count: docStates.count * codec.blobBytes)
                     stateBlobs.withUnsafeMutableBytes { raw in
                         for (i, s) in docStates.enumerated() { codec.encode(s, into: raw.baseAddress! + i * codec.blobBytes) }
                     }
                 }
+                lap(options.storeStates ? 2 : 1)
                 // 1. embeddings and states, durable before any record refers to them.
                 let firstRow = nextRow
                 let firstState = nextStateOffset
@@ -577,9 +591,12 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                     committed.append(AddedDocument(id: item.doc.id, outcome: item.replaces ? .updated : .added, tokens: tokens))
                 }
             }
+            lap(3)
             results += committed
             progress?(AddProgress(documentsDone: results.count, documentsTotal: documents.count,
-                                  tokensDone: tokensDone, committed: committed))
+                                  tokensDone: tokensDone, committed: committed, prepareSeconds: phase[0],
+                                  computeSeconds: phase[1], encodeSeconds: phase[2], writeSeconds: phase[3]))
+            mark = clock.now
         }
         return results
     }

@@ -3,14 +3,24 @@ import RWKVKernels
 /// Exact inner-product search over a row-major matrix of L2-normalised embeddings (cosine similarity):
 /// one BLAS matrix-vector product over the (memory-mapped) matrix, then a partial selection.
 public enum VectorSearch {
-    /// scores[r] = <matrix row r, query> for rows 0..<rows.
-    public static func scores(matrix: UnsafePointer<Float>, rows: Int, dimension: Int, query: [Float]) -> [Float] {
+    /// scores[r] = <matrix row r, query> for rows 0..<rows: one sgemv per worker over contiguous row ranges
+    /// (the engine runs OpenBLAS single-threaded; `workers` defaults to the cores for matrices of 4096+ rows).
+    public static func scores(matrix: UnsafePointer<Float>, rows: Int, dimension: Int, query: [Float],
+                              workers: Int? = nil) -> [Float] {
         precondition(query.count == dimension)
         guard rows > 0 else { return [] }
+        KernelThreads.useSingleThreadedBLAS()
+        let parts = max(1, min(workers ?? (rows >= 4096 ? KernelThreads.coreCount : 1), rows))
         var out = [Float](repeating: 0, count: rows)
         query.withUnsafeBufferPointer { q in
             out.withUnsafeMutableBufferPointer { y in
-                sgemv(m: rows, n: dimension, a: matrix, lda: dimension, x: q.baseAddress!, y: y.baseAddress!)
+                let x = q.baseAddress!, yp = y.baseAddress!
+                KernelThreads.parallel(parts) { w in
+                    let r = KernelThreads.range(w, of: parts, total: rows)
+                    guard !r.isEmpty else { return }
+                    sgemv(m: r.count, n: dimension, a: matrix + r.lowerBound * dimension, lda: dimension, x: x,
+                          y: yp + r.lowerBound)
+                }
             }
         }
         return out

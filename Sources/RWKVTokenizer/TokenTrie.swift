@@ -1,29 +1,30 @@
 import Foundation
 
-/// A byte trie over the vocabulary, flattened into a few arrays for greedy longest-match encoding.
+/// A byte trie over the vocabulary as a double array, for greedy longest-match encoding.
 ///
-/// Nodes are numbered in pre-order (0 is the root). A node with many children (the root and most
-/// nodes one or two bytes deep) owns a dense 256-entry row of child numbers; the rest keep their
-/// children as a sorted run of (label, child) edges that is scanned linearly (almost all have
-/// fewer than 8). Child number 0 means "no child", which works because the root is nobody's child.
-/// Built once from the sorted tokens in O(total bytes), with no per-node allocation.
+/// Each node is one 8-byte `Unit` in a flat array. The child of the node in cell `s` for byte
+/// `c` is cell `t = units[s].base + c`, present exactly when `units[t].check == c + 1`. Every
+/// node has its own base (bases are unique), so the label alone identifies the parent. A step
+/// of the match is thus a single load, whose result already holds the next base and the token
+/// id, rather than a chain of loads through child lists. Leaves have base 0, which no inner node
+/// uses; cells 0..<256 are therefore never the child of a leaf.
+///
+/// Built once: the sorted tokens give a linked trie in O(total bytes), whose nodes are placed
+/// breadth first (hot shallow nodes end up close together) at the first base where all their
+/// children's cells are free.
 struct TokenTrie: Sendable {
-    struct Node: Sendable {
-        /// The token id ending at this node, or -1.
-        var tokenID: Int32
-        /// Dense nodes: the offset of their row in `denseChildren`; others: their first edge.
-        var first: UInt32
-        var childCount: UInt16
-        var isDense: Bool
+    struct Unit: Sendable {
+        /// Where this node's children start (0 for leaves).
+        var base: Int32
+        /// The id of the token ending at this node plus one; 0 when no token ends here.
+        var token: UInt16
+        /// The byte leading into this node plus one; 0 for free cells and the root.
+        var check: UInt16
     }
 
-    /// Nodes with more children than this get a dense row.
-    static let denseThreshold = 8
-
-    let nodes: [Node]
-    let edgeLabels: [UInt8]
-    let edgeTargets: [UInt32]
-    let denseChildren: [UInt32]
+    let units: [Unit]
+    /// The root's base: the single-byte prefixes live at `rootBase + byte`.
+    let rootBase: Int
 
     /// Builds the trie. When two tokens have the same bytes the later one in file order wins, as in
     /// the reference (its bytes-to-id dictionary keeps the last id).
@@ -91,110 +92,175 @@ struct TokenTrie: Sendable {
             previous = token
         }
 
-        // Pass 2: flatten the child lists into dense rows or sorted edge runs.
-        let nodeCount = tokenID.count
-        var nodes: [Node] = []
-        nodes.reserveCapacity(nodeCount)
-        var edgeLabels: [UInt8] = []
-        var edgeTargets: [UInt32] = []
-        edgeLabels.reserveCapacity(nodeCount)
-        edgeTargets.reserveCapacity(nodeCount)
-        var denseChildren: [UInt32] = []
-        for node in 0..<nodeCount {
-            let children = childCount[node]
-            if children > Self.denseThreshold {
-                let row = denseChildren.count
-                denseChildren.append(contentsOf: repeatElement(0, count: 256))
-                var child = firstChild[node]
-                while child >= 0 {
-                    denseChildren[row + Int(label[Int(child)])] = UInt32(child)
-                    child = nextSibling[Int(child)]
-                }
-                nodes.append(Node(tokenID: tokenID[node], first: UInt32(row), childCount: UInt16(children), isDense: true))
-            } else {
-                let first = edgeLabels.count
-                var child = firstChild[node]
-                while child >= 0 {
-                    edgeLabels.append(label[Int(child)])
-                    edgeTargets.append(UInt32(child))
-                    child = nextSibling[Int(child)]
-                }
-                nodes.append(Node(tokenID: tokenID[node], first: UInt32(first), childCount: UInt16(children), isDense: false))
+        // Pass 2: place the nodes in the double array, breadth first.
+        var builder = DoubleArrayBuilder(capacity: tokenID.count + tokenID.count / 4 + 512)
+        var queue: [(node: Int32, cell: Int32)] = [(0, 0)]
+        queue.reserveCapacity(tokenID.count)
+        var labels: [Int] = []
+        var head = 0
+        while head < queue.count {
+            let (node, cell) = queue[head]
+            head += 1
+            builder.units[Int(cell)].token = UInt16(truncatingIfNeeded: tokenID[Int(node)] + 1)
+            labels.removeAll(keepingCapacity: true)
+            var child = firstChild[Int(node)]
+            while child >= 0 {
+                labels.append(Int(label[Int(child)]))
+                child = nextSibling[Int(child)]
+            }
+            guard !labels.isEmpty else { continue }
+            let base = builder.place(labels)
+            builder.units[Int(cell)].base = Int32(base)
+            child = firstChild[Int(node)]
+            for label in labels {
+                queue.append((child, Int32(base + label)))
+                child = nextSibling[Int(child)]
             }
         }
-        self.nodes = nodes
-        self.edgeLabels = edgeLabels
-        self.edgeTargets = edgeTargets
-        self.denseChildren = denseChildren
+        units = builder.finish()
+        rootBase = Int(units[0].base)
     }
 
     /// The byte values that have no single-byte token (empty for a usable vocabulary).
     var missingSingleBytes: [UInt8] {
         (0...255).compactMap { (byte: Int) -> UInt8? in
-            let child = child(of: 0, byte: UInt8(byte))
-            return child != 0 && nodes[Int(child)].tokenID >= 0 ? nil : UInt8(byte)
+            let unit = units[rootBase + byte]
+            return unit.check == UInt16(byte) + 1 && unit.token != 0 ? nil : UInt8(byte)
         }
-    }
-
-    private func child(of node: Int, byte: UInt8) -> UInt32 {
-        let entry = nodes[node]
-        if entry.isDense { return denseChildren[Int(entry.first) + Int(byte)] }
-        for edge in Int(entry.first)..<Int(entry.first) + Int(entry.childCount) where edgeLabels[edge] == byte {
-            return edgeTargets[edge]
-        }
-        return 0
     }
 
     /// Greedy longest match over `input`, appending one id per token to `output`.
     ///
-    /// Requires every single byte to be a token (checked when the tokenizer is built), so each
-    /// step consumes at least one byte.
+    /// Requires every single byte to be a token (``WorldTokenizer`` checks this before using the
+    /// trie), so the first byte always matches and each step consumes at least one byte.
     func encode(_ input: UnsafeBufferPointer<UInt8>, into output: inout [Int]) {
         let inputCount = input.count
         guard inputCount > 0 else { return }
-        nodes.withUnsafeBufferPointer { nodes in
-        edgeLabels.withUnsafeBufferPointer { labels in
-        edgeTargets.withUnsafeBufferPointer { targets in
-        denseChildren.withUnsafeBufferPointer { dense in
+        let rootBase = self.rootBase
+        // Ids go through a small fixed buffer: appending them one by one to `output` costs a
+        // uniqueness and capacity check per token.
+        let chunk = 2048
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: chunk) { pending in
+        units.withUnsafeBufferPointer { units in
+            var pendingCount = 0
             var position = 0
             while position < inputCount {
-                var node = 0
-                var index = position
-                var bestEnd = position + 1
-                var bestID: Int32 = -1
+                var unit = units[rootBase &+ Int(input[position])]
+                var index = position &+ 1
+                var best = unit.token
+                var bestEnd = index
                 while index < inputCount {
                     let byte = input[index]
-                    let entry = nodes[node]
-                    var next: UInt32 = 0
-                    if entry.isDense {
-                        next = dense[Int(entry.first) &+ Int(byte)]
-                    } else {
-                        var edge = Int(entry.first)
-                        let end = edge &+ Int(entry.childCount)
-                        while edge < end {
-                            let candidate = labels[edge]
-                            if candidate >= byte {
-                                if candidate == byte { next = targets[edge] }
-                                break
-                            }
-                            edge &+= 1
-                        }
-                    }
-                    if next == 0 { break }
-                    node = Int(next)
+                    // In bounds: the array extends 256 cells past the largest base.
+                    let next = units[Int(unit.base) &+ Int(byte)]
+                    if next.check != UInt16(byte) &+ 1 { break }
+                    unit = next
                     index &+= 1
-                    let id = nodes[node].tokenID
-                    if id >= 0 {
-                        bestID = id
+                    if next.token != 0 {
+                        best = next.token
                         bestEnd = index
                     }
                 }
-                output.append(Int(bestID))
+                pending[pendingCount] = Int(best) &- 1
+                pendingCount &+= 1
+                if pendingCount == chunk {
+                    output.append(contentsOf: pending)
+                    pendingCount = 0
+                }
                 position = bestEnd
             }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: pending[..<pendingCount]))
         }
         }
+    }
+}
+
+/// Finds free bases for the double array. Free cells are tracked with a "next free cell"
+/// union-find (path halving), so that full stretches of the array are skipped in near O(1).
+private struct DoubleArrayBuilder {
+    var units: [TokenTrie.Unit]
+    /// `nextFree[p] == p` when cell `p` is free; otherwise a cell to continue the search from.
+    private var nextFree: [Int32]
+    private var baseUsed: [Bool]
+    private var largestBase = 0
+    private var searchStart = 1
+
+    init(capacity: Int) {
+        units = []
+        nextFree = []
+        baseUsed = []
+        grow(to: max(capacity, 1024))
+        take(0)  // the root
+    }
+
+    private mutating func grow(to capacity: Int) {
+        let old = units.count
+        guard capacity > old else { return }
+        units.append(contentsOf: repeatElement(TokenTrie.Unit(base: 0, token: 0, check: 0), count: capacity - old))
+        nextFree.append(contentsOf: (old..<capacity).lazy.map { Int32($0) })
+        baseUsed.append(contentsOf: repeatElement(false, count: capacity - old))
+    }
+
+    private mutating func take(_ cell: Int) {
+        nextFree[cell] = Int32(cell + 1)
+    }
+
+    private mutating func firstFree(atOrAfter start: Int) -> Int {
+        var cell = start
+        while true {
+            if cell + 256 >= units.count { grow(to: (cell + 256) * 2) }
+            let next = Int(nextFree[cell])
+            if next == cell { return cell }
+            let skip = Int(nextFree[next < nextFree.count ? next : cell])
+            nextFree[cell] = Int32(skip)  // path halving
+            cell = skip
         }
+    }
+
+    /// Chooses an unused base >= 1 whose cells `base + label` are all free, and takes them.
+    /// `labels` are sorted and distinct.
+    mutating func place(_ labels: [Int]) -> Int {
+        let first = labels[0]
+        // Start past the crowded region where earlier searches kept failing (holes there mostly
+        // clash with used bases or with the other labels).
+        let start = firstFree(atOrAfter: max(searchStart, first + 1))
+        var cell = start
+        var attempts = 0
+        while true {
+            attempts += 1
+            let base = cell - first
+            var fits = !baseUsed[base]
+            if fits {
+                for label in labels.dropFirst() {
+                    let candidate = base + label
+                    if candidate + 256 >= units.count { grow(to: (candidate + 256) * 2) }
+                    if nextFree[candidate] != Int32(candidate) {
+                        fits = false
+                        break
+                    }
+                }
+            }
+            if fits {
+                baseUsed[base] = true
+                largestBase = max(largestBase, base)
+                for label in labels {
+                    take(base + label)
+                    units[base + label].check = UInt16(label + 1)
+                }
+                // Like darts: once a searched stretch is nearly full (or yields too many failed
+                // candidates), later searches skip it. Costs ~15% unused cells, keeps building
+                // in the milliseconds.
+                if attempts * 20 <= cell - start + 1 || attempts > 16 {
+                    searchStart = cell
+                }
+                return base
+            }
+            cell = firstFree(atOrAfter: cell + 1)
         }
+    }
+
+    /// The units, cut to 256 cells past the largest base so that any `base + byte` is in bounds.
+    mutating func finish() -> [TokenTrie.Unit] {
+        return Array(units.prefix(largestBase + 256))
     }
 }

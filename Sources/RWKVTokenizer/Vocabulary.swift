@@ -7,7 +7,7 @@ import Foundation
 /// literal between the line's first and last space, a `str` literal is encoded as UTF-8, and its
 /// byte length must equal the last field. Beyond the reference, ids must be unique and in
 /// `1...65534`, tokens must be non-empty, and all 256 single bytes must be tokens (so that every
-/// byte sequence encodes). Empty lines are skipped.
+/// byte sequence encodes). Empty lines and a leading UTF-8 byte order mark are skipped.
 public struct Vocabulary: Sendable {
     /// `<|endoftext|>`: id 0 decodes to these bytes but is never produced by encoding.
     public static let endOfTextID = SpecialTokens.pad
@@ -49,6 +49,10 @@ public struct Vocabulary: Sendable {
 
     /// Parses the contents of a vocabulary file.
     public init(parsing contents: some Collection<UInt8>) throws {
+        // Offsets are stored as Int32 (the real file is about 1 MB).
+        guard contents.count < 1 << 30 else {
+            throw VocabularyError.unreadable(path: "vocabulary", reason: "larger than 1 GiB")
+        }
         let parsed = try contents.withContiguousStorageIfAvailable { try Self.parse($0) }
             ?? Array(contents).withUnsafeBufferPointer { try Self.parse($0) }
         (ids, bytes, boundaries) = parsed
@@ -69,7 +73,8 @@ public struct Vocabulary: Sendable {
 
         let newline = UInt8(ascii: "\n")
         let space = UInt8(ascii: " ")
-        var lineStart = 0
+        // A UTF-8 byte order mark (editors on Windows add one) is not part of the first id.
+        var lineStart = source.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var lineNumber = 0
         while lineStart < source.count {
             lineNumber += 1

@@ -40,10 +40,15 @@ public final class WorldTokenizer: Sendable {
     public let vocabulary: Vocabulary
 
     private let trie: TokenTrie
-    /// Decoding table indexed by id: where the token's bytes start in `vocabulary.bytes`, and
-    /// their length (-1: no such token). EOS and `<|endoftext|>` are handled before the table.
-    private let decodeStart: [Int32]
-    private let decodeLength: [Int32]
+    /// Decoding: id `i` is `decodeArena[start..<start + length]` of `decodeSpans[i]` (length -1:
+    /// no such id). The arena is the vocabulary's bytes followed by `<|endoftext|>` (for id 0).
+    private let decodeSpans: [Span]
+    private let decodeArena: [UInt8]
+
+    private struct Span: Sendable {
+        var start: Int32
+        var length: Int32
+    }
 
     /// Loads the bundled vocabulary.
     public convenience init() throws {
@@ -59,24 +64,28 @@ public final class WorldTokenizer: Sendable {
         try self.init(vocabulary: Vocabulary(contentsOf: vocabularyURL))
     }
 
+    /// Builds the tokenizer for parsed vocabulary tokens; throws
+    /// ``VocabularyError/missingByteToken(byte:)`` when a single byte has no token.
     public init(vocabulary: Vocabulary) throws {
         let trie = TokenTrie(vocabulary: vocabulary)
         if let missing = trie.missingSingleBytes.first {
             throw VocabularyError.missingByteToken(byte: missing)
         }
         let size = SpecialTokens.eos + 1
-        var start = [Int32](repeating: 0, count: size)
-        var length = [Int32](repeating: -1, count: size)
+        var spans = [Span](repeating: Span(start: 0, length: -1), count: size)
         for index in 0..<vocabulary.count {
-            let id = vocabulary.ids[index]
-            start[id] = Int32(vocabulary.boundaries[index])
-            length[id] = Int32(vocabulary.boundaries[index + 1] - vocabulary.boundaries[index])
+            let start = vocabulary.boundaries[index]
+            spans[vocabulary.ids[index]] = Span(
+                start: Int32(start), length: Int32(vocabulary.boundaries[index + 1] - start))
         }
+        spans[Vocabulary.endOfTextID] = Span(
+            start: Int32(vocabulary.bytes.count), length: Int32(Vocabulary.endOfTextBytes.count))
+        spans[SpecialTokens.eos] = Span(start: 0, length: 0)
         self.vocabulary = vocabulary
         self.vocabularySize = size
         self.trie = trie
-        self.decodeStart = start
-        self.decodeLength = length
+        self.decodeSpans = spans
+        self.decodeArena = vocabulary.bytes + Vocabulary.endOfTextBytes
     }
 
     // MARK: Encoding
@@ -84,17 +93,18 @@ public final class WorldTokenizer: Sendable {
     /// The token ids of `text`'s UTF-8 bytes, optionally followed by EOS.
     public func encode(_ text: String, addEOS: Bool = false) -> [Int] {
         var text = text
-        return text.withUTF8 { encode(utf8: $0, addEOS: addEOS) }
+        return text.withUTF8 { encode(bytes: $0, addEOS: addEOS) }
     }
 
     /// The token ids of arbitrary bytes (they need not be valid UTF-8), optionally followed by EOS.
     public func encode(bytes: some Sequence<UInt8>, addEOS: Bool = false) -> [Int] {
-        bytes.withContiguousStorageIfAvailable { encode(utf8: $0, addEOS: addEOS) }
-            ?? Array(bytes).withUnsafeBufferPointer { encode(utf8: $0, addEOS: addEOS) }
+        bytes.withContiguousStorageIfAvailable { encode(bytes: $0, addEOS: addEOS) }
+            ?? Array(bytes).withUnsafeBufferPointer { encode(bytes: $0, addEOS: addEOS) }
     }
 
-    /// The token ids of the bytes in `buffer`, optionally followed by EOS.
-    public func encode(utf8 buffer: UnsafeBufferPointer<UInt8>, addEOS: Bool = false) -> [Int] {
+    /// The token ids of the bytes in `buffer`, optionally followed by EOS (the fast path the other
+    /// `encode` methods funnel into).
+    public func encode(bytes buffer: UnsafeBufferPointer<UInt8>, addEOS: Bool = false) -> [Int] {
         var ids: [Int] = []
         // Typical text averages 3-4 bytes per token; growing past this is amortized anyway.
         ids.reserveCapacity(buffer.count / 3 + 2)
@@ -107,38 +117,54 @@ public final class WorldTokenizer: Sendable {
 
     /// The bytes of one id: empty for EOS, `<|endoftext|>` for 0, nil when the id has no token.
     public func tokenBytes(for id: Int) -> [UInt8]? {
-        if id == SpecialTokens.eos { return [] }
-        if id == Vocabulary.endOfTextID { return Vocabulary.endOfTextBytes }
-        guard id >= 0, id < decodeLength.count, decodeLength[id] >= 0 else { return nil }
-        let start = Int(decodeStart[id])
-        return Array(vocabulary.bytes[start..<start + Int(decodeLength[id])])
+        guard let span = span(of: id) else { return nil }
+        return Array(decodeArena[Int(span.start)..<Int(span.start) + Int(span.length)])
     }
 
     /// Whether `id` decodes (a vocabulary token, `<|endoftext|>` or EOS).
-    public func isKnown(_ id: Int) -> Bool {
-        id == SpecialTokens.eos || id == Vocabulary.endOfTextID
-            || (id >= 0 && id < decodeLength.count && decodeLength[id] >= 0)
+    public func isKnown(_ id: Int) -> Bool { span(of: id) != nil }
+
+    private func span(of id: Int) -> Span? {
+        guard id >= 0, id < decodeSpans.count else { return nil }
+        let span = decodeSpans[id]
+        return span.length >= 0 ? span : nil
     }
 
     /// The concatenated bytes of `ids` (EOS contributes nothing).
     public func decodeBytes(_ ids: some Sequence<Int>) throws -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(ids.underestimatedCount * 4)
-        try vocabulary.bytes.withUnsafeBufferPointer { bytes in
-            for (index, id) in ids.enumerated() {
-                guard id >= 0, id < decodeLength.count, decodeLength[id] >= 0 else {
-                    if id == SpecialTokens.eos { continue }
-                    if id == Vocabulary.endOfTextID {
-                        output.append(contentsOf: Vocabulary.endOfTextBytes)
-                        continue
-                    }
+        if let bytes = try ids.withContiguousStorageIfAvailable({ try decodeBytes(buffer: $0) }) {
+            return bytes
+        }
+        return try Array(ids).withUnsafeBufferPointer { try decodeBytes(buffer: $0) }
+    }
+
+    /// Two passes: validate the ids and sum their lengths, then copy into an exactly sized array.
+    private func decodeBytes(buffer ids: UnsafeBufferPointer<Int>) throws -> [UInt8] {
+        try decodeSpans.withUnsafeBufferPointer { spans in
+            var total = 0
+            for index in ids.indices {
+                let id = ids[index]
+                guard id >= 0, id < spans.count, spans[id].length >= 0 else {
                     throw TokenizerError.unknownTokenID(id: id, index: index)
                 }
-                let start = Int(decodeStart[id])
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<start + Int(decodeLength[id])]))
+                total &+= Int(spans[id].length)
+            }
+            return decodeArena.withUnsafeBufferPointer { arena in
+                [UInt8](unsafeUninitializedCapacity: total) { output, initialized in
+                    var offset = 0
+                    for id in ids {
+                        let span = spans[id]
+                        let length = Int(span.length)
+                        if length > 0 {
+                            (output.baseAddress! + offset)
+                                .update(from: arena.baseAddress! + Int(span.start), count: length)
+                            offset &+= length
+                        }
+                    }
+                    initialized = offset
+                }
             }
         }
-        return output
     }
 
     /// The text of `ids`. Token boundaries may split characters, so the concatenated bytes are

@@ -5,7 +5,8 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: print throughput, latency and memory figures.",
-        subcommands: [BenchEngine.self, BenchTokenizer.self, BenchRerankCache.self, BenchSearch.self, BenchIndex.self, BenchStates.self],
+        subcommands: [BenchEngine.self, BenchTokenizer.self, BenchLoad.self, BenchRerankCache.self, BenchSearch.self,
+                      BenchIndex.self, BenchStates.self],
         defaultSubcommand: BenchEngine.self
     )
 }

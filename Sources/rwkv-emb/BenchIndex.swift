@@ -60,6 +60,7 @@ struct BenchIndex: ParsableCommand {
         let dir = try RetrievalBench.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         var bare = Double.infinity, index = Double.infinity
+        var phases = ""
         for i in 0..<iterations {
             bare = min(bare, try RetrievalBench.time {
                 for b in batches {
@@ -70,14 +71,21 @@ struct BenchIndex: ParsableCommand {
             let c = try DocumentCollection.create(at: dir.appendingPathComponent("c\(i)"), models: models,
                                                   configuration: .init(statePrecision: precision))
             let docs = texts.enumerated().map { Document(id: "d\($0.offset)", text: $0.element) }
-            index = min(index, try RetrievalBench.time {
-                try c.add(docs, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens))
-            })
+            var last: AddProgress?
+            let t = try RetrievalBench.time {
+                try c.add(docs, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens)) { last = $0 }
+            }
+            if t < index, let p = last {
+                index = t
+                phases = String(format: "prepare %.2f s, model %.2f s, encode states %.2f s, write + fsync %.2f s",
+                                p.prepareSeconds, p.computeSeconds, p.encodeSeconds, p.writeSeconds)
+            }
         }
         print("model: random \(layers) x \(width), state layers 0..<\(models.stateLayers), \(precision.rawValue) states")
         print("inputs: \(documents) documents x \(tokens) tokens = \(totalTokens) model tokens (embedding + state passes), \(batches.count) batches")
         print(String(format: "bare engine: %.2f s  %7.1f docs/s  %8.0f tokens/s", bare, Double(documents) / bare, Double(totalTokens) / bare))
         print(String(format: "index:       %.2f s  %7.1f docs/s  %8.0f tokens/s", index, Double(documents) / index, Double(totalTokens) / index))
+        print("index phases: " + phases)
         print(String(format: "index / bare throughput: %.1f%% (goal >= 90%%)", 100 * bare / index))
     }
 }

@@ -28,6 +28,9 @@ struct BenchRerankCache: ParsableCommand {
     @Option(help: "State precision of the collection.")
     var precision: StatePrecision = .fp16
 
+    @Option(help: "Timed repetitions of each pass, interleaved online/offline (the best of each is reported).")
+    var iterations: Int = 3
+
     @Option(help: "Model layers (12 = Tiny shape; smaller for a quick run).")
     var layers: Int = 12
 
@@ -44,7 +47,7 @@ struct BenchRerankCache: ParsableCommand {
         let qTokens = models.reranker.queryTokens(query).count
         print("model: random \(layers) x \(width), reranker layers \(models.fingerprint.rerankerLayerIndices); states \(precision.rawValue), layers 0..<\(models.stateLayers)")
         print("query: \(qTokens) tokens (\"Query: ...\" + EOS); \(documents) documents per length")
-        print("length  online s   offline s (load s)   speedup   ideal   % of ideal")
+        print("length  online s   offline s (load s)   speedup   ideal   % of ideal   max |logit online - offline|")
         let dir = try RetrievalBench.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         var worst = Double.infinity
@@ -59,14 +62,22 @@ struct BenchRerankCache: ParsableCommand {
             let onlineTokens = texts.map { models.reranker.onlineTokens(query: query, document: $0).count }
             let meanOnline = Double(onlineTokens.reduce(0, +)) / Double(documents)
             let ideal = meanOnline / Double(qTokens)
-            var offlineResult: RerankResult?
-            let onlineTime = try RetrievalBench.time { _ = try models.reranker.rerankOnline(query: query, documents: texts) }
-            let offlineTime = try RetrievalBench.time { offlineResult = try collection.rerank(query, ids: ids, batchSize: 16) }
-            let load = offlineResult?.stateLoadSeconds ?? 0
+            var onlineTime = Double.infinity, offlineTime = Double.infinity, load = 0.0
+            var online: [Float] = [], offline: [Float] = []
+            for _ in 0..<max(1, iterations) {
+                onlineTime = min(onlineTime, try RetrievalBench.time {
+                    online = try models.reranker.rerankOnline(query: query, documents: texts).map(\.logit)
+                })
+                var result: RerankResult?
+                let t = try RetrievalBench.time { result = try collection.rerank(query, ids: ids, batchSize: 16) }
+                if t < offlineTime { offlineTime = t; load = result?.stateLoadSeconds ?? 0 }
+                offline = result?.scores.map { $0?.score.logit ?? .nan } ?? []
+            }
+            let drift = zip(online, offline).map { abs($0 - $1) }.max() ?? .nan
             let speedup = onlineTime / offlineTime
             worst = min(worst, speedup / ideal)
-            print(String(format: "%6d  %8.2f   %8.3f (%6.3f)   %7.1fx  %6.1fx   %5.1f%%",
-                         length, onlineTime, offlineTime, load, speedup, ideal, 100 * speedup / ideal))
+            print(String(format: "%6d  %8.2f   %8.3f (%6.3f)   %7.1fx  %6.1fx   %5.1f%%     %.1e",
+                         length, onlineTime, offlineTime, load, speedup, ideal, 100 * speedup / ideal, drift))
         }
         print(String(format: "worst: %.1f%% of the ideal ratio (goal >= 80%%)", 100 * worst))
     }

@@ -26,7 +26,8 @@ struct BenchTokenizer: ParsableCommand {
     @Option(help: ArgumentHelp("Write the benchmark text to this file.", valueName: "path"))
     var writeText: String?
 
-    @Option(help: ArgumentHelp("Write the token ids (space separated) to this file.", valueName: "path"))
+    @Option(name: .customLong("write-ids"),
+            help: ArgumentHelp("Write the token ids (space separated) to this file.", valueName: "path"))
     var writeIDs: String?
 
     @OptionGroup var options: TokenizerOptions

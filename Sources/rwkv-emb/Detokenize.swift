@@ -8,8 +8,8 @@ struct Detokenize: ParsableCommand {
         abstract: "Print the text of token ids (RWKV world vocabulary).",
         discussion: """
             Ids may be separated by spaces, commas or newlines, and may be wrapped in [ ], so \
-            both `tokenize` and `tokenize --json`-style id lists can be pasted. EOS (65535) \
-            prints nothing; id 0 prints <|endoftext|>.
+            the output of `tokenize` or a JSON array of ids can be pasted. EOS (65535) prints \
+            nothing; id 0 prints <|endoftext|>.
             """
     )
 
@@ -33,7 +33,13 @@ struct Detokenize: ParsableCommand {
         }
         let tokenIDs = try Self.parseIDs(source)
         let tokenizer = try options.makeTokenizer()
-        let text = try tokenizer.decode(tokenIDs, invalidUTF8: strict ? .strict : .replace)
+        let text: String
+        do {
+            text = try tokenizer.decode(tokenIDs, invalidUTF8: strict ? .strict : .replace)
+        } catch TokenizerError.invalidUTF8(let offset) {
+            throw CommandLineError("the decoded bytes are not valid UTF-8 (first bad byte at offset \(offset)); "
+                + "without --strict they are replaced with U+FFFD")
+        }
         writeToStandardOutput(noNewline ? text : text + "\n")
     }
 

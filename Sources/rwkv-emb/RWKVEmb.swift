@@ -13,6 +13,8 @@ struct RWKVEmb: AsyncParsableCommand {
             Rerank.self,
             Tokenize.self,
             Detokenize.self,
+            Convert.self,
+            Inspect.self,
             Index.self,
             Search.self,
             ListDocuments.self,

@@ -57,6 +57,20 @@ import RWKVTestSupport
         #expect(inPlace != state)
     }
 
+    @Test func offlineRerankingIsIndependentOfStepSize() throws {
+        let m = try TestModels.load("tiny-bf16")
+        let batch = m.golden.rerankOfflineBatch
+        let pairs = m.golden.rerankOffline.filter { $0.query == batch.query }
+        var states = pairs.map { _ in m.model.zeroState(layers: m.reranker.requiredLayers) }
+        _ = try m.model.forward(pairs.map(\.docIds), states: &states, workspace: Workspace(maxRows: 5))
+        // Queries split over several steps, reading the cached states and writing new ones.
+        let (_, queried) = try m.model.forward(pairs.map(\.queryIds), from: states, workspace: Workspace(maxRows: 3))
+        let logits = try m.reranker.logits(queried, workspace: Workspace(maxRows: 2))
+        for (l, expected) in zip(logits, batch.logits) {
+            #expect(abs(Double(l) - expected) <= tolerance)
+        }
+    }
+
     @Test func badInputsThrow() throws {
         let m = try TestModels.load("tiny-bf16")
         var state = m.model.zeroState()

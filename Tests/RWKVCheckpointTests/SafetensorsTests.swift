@@ -28,6 +28,7 @@ import RWKVTestSupport
             } else {
                 let a = try original.rerankerWeights(), b = try converted.rerankerWeights()
                 #expect(a.weights.architecture == b.weights.architecture && a.weights.layerIndices == b.weights.layerIndices)
+                #expect(a.weights.fingerprint() == b.weights.fingerprint() && a.weights.fingerprint().count == 32)
                 #expect(sameTensors(a.weights.namedTensors, b.weights.namedTensors))
             }
         }
@@ -63,6 +64,8 @@ import RWKVTestSupport
         let loaded = try EmbeddingModelWeights.load(contentsOf: file)
         #expect(loaded.architecture == architecture)
         #expect(sameTensors(loaded.namedTensors, embedding.namedTensors))
+        #expect(loaded.fingerprint() == embedding.fingerprint())
+        #expect(EmbeddingModelWeights.random(architecture: architecture, seed: 8).fingerprint() != embedding.fingerprint())
 
         let reranker = RerankerWeights.random(architecture: ModelArchitecture.standard(layerCount: 2, embeddingSize: 128), layerIndices: [0, 1], seed: 3)
         let rerankerFile = directory.file("reranker.safetensors")

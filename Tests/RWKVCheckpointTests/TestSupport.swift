@@ -66,3 +66,25 @@ func sameTensors(_ a: [NamedTensor], _ b: [NamedTensor]) -> Bool {
     }
     return true
 }
+
+/// A `.pth` written from scratch (pickle program and storages), independent of the fixtures:
+/// each tensor is (key, storage key, shape, strides, storage offset) over bf16 storages.
+func makePth(tensors: [(key: String, storage: String, shape: [Int], strides: [Int], offset: Int)], storages: [String: [UInt8]]) -> Data {
+    var pickle: [UInt8] = [0x80, 0x02, 0x7d, 0x28]
+    func string(_ text: String) { pickle.append(0x58); let bytes = Array(text.utf8); withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { pickle += $0 }; pickle += bytes }
+    func int(_ value: Int) { pickle.append(0x4a); withUnsafeBytes(of: Int32(value).littleEndian) { pickle += $0 } }
+    func tuple(_ values: [Int]) { pickle.append(0x28); values.forEach(int); pickle.append(0x74) }
+    for tensor in tensors {
+        string(tensor.key)
+        pickle += Array("ctorch._utils\n_rebuild_tensor_v2\n".utf8) + [0x28, 0x28]
+        string("storage"); pickle += Array("ctorch\nBFloat16Storage\n".utf8); string(tensor.storage); string("cpu")
+        int((storages[tensor.storage]?.count ?? 0) / 2)
+        pickle += [0x74, 0x51]
+        int(tensor.offset); tuple(tensor.shape); tuple(tensor.strides)
+        pickle += [0x89] + Array("ccollections\nOrderedDict\n".utf8) + [0x29, 0x52, 0x74, 0x52]
+    }
+    pickle += [0x75, 0x2e]
+    var entries: [(name: String, bytes: [UInt8])] = [("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8))]
+    for (key, bytes) in storages.sorted(by: { $0.key < $1.key }) { entries.append(("archive/data/\(key)", bytes)) }
+    return makeZip(entries)
+}

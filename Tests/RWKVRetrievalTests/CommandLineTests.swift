@@ -85,6 +85,7 @@ import Glibc
         try dir.write("docs.jsonl", jsonl)
         var reported = Set<String>()
         var generator = SystemRandomNumberGenerator()
+        var kills = 0
         let models = try Models.tiny
         for round in 0..<3 {
             let p = Process()
@@ -109,6 +110,7 @@ import Glibc
             usleep(UInt32.random(in: 0...150_000, using: &generator))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal { kills += 1 }
             buffer += handle.readDataToEndOfFile()
             for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix("added ") || line.hasPrefix("unchanged ") {
                 reported.insert(String(line.split(separator: " ", maxSplits: 1)[1]))
@@ -121,6 +123,7 @@ import Glibc
             }
         }
         #expect(!reported.isEmpty)
+        #expect(kills == 3, "every round should be killed mid-run")
         // After the kills: the collection still takes documents and searches.
         let c = try DocumentCollection.open(at: col, models: models, writable: true)
         try c.add([Document(id: "after", text: "added after the crashes")])

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import RWKVTokenizer
 
@@ -58,6 +59,53 @@ import Testing
                      String(repeating: "-", count: 161), String(repeating: "\n", count: 50),
                      String(repeating: "ab", count: 100), String(repeating: "中", count: 77)] {
             #expect(tokenizer.encode(text) == naive.encode(Array(text.utf8)))
+        }
+    }
+}
+
+/// Small random vocabularies over a few byte values: dense prefix sharing and many collisions
+/// when the double array places nodes, checked against the naive matcher.
+@Suite struct RandomVocabularyTests {
+    @Test func randomVocabulariesMatchNaiveReference() throws {
+        var rng = SeededGenerator(seed: 0x5EED_0004)
+        let alphabet: [UInt8] = [0x00, 0x20, 0x61, 0x62, 0x63, 0x80, 0xE4, 0xFF]
+        for _ in 0..<20 {
+            var lines = (0..<256).map { "\($0 + 1) b'\\x\(String(format: "%02x", $0))' 1" }
+            var id = 300
+            for _ in 0..<Int.random(in: 1...400, using: &rng) {
+                let length = Int.random(in: 2...7, using: &rng)
+                let token = (0..<length).map { _ in alphabet.randomElement(using: &rng)! }
+                lines.append("\(id) b'\(token.map { String(format: "\\x%02x", $0) }.joined())' \(length)")
+                id += Int.random(in: 1...3, using: &rng)
+            }
+            lines.shuffle(using: &rng)  // file order must not matter (except for duplicates)
+            let vocabulary = try Vocabulary(parsing: Array(lines.joined(separator: "\n").utf8))
+            let tokenizer = try WorldTokenizer(vocabulary: vocabulary)
+            let naive = NaiveTokenizer(vocabulary)
+            for _ in 0..<20 {
+                let input = (0..<Int.random(in: 0...60, using: &rng)).map { _ in
+                    Int.random(in: 0..<10, using: &rng) == 0
+                        ? UInt8.random(in: 0...255, using: &rng) : alphabet.randomElement(using: &rng)!
+                }
+                let ids = tokenizer.encode(bytes: input)
+                #expect(ids == naive.encode(input))
+                #expect(try tokenizer.decodeBytes(ids) == input)
+            }
+        }
+    }
+
+    /// Garbage never crashes the parser: it either parses or throws a `VocabularyError`.
+    @Test func garbageLinesThrowOrParse() {
+        var rng = SeededGenerator(seed: 0x5EED_0005)
+        let pieces = ["1", "65534", "0", " ", "'", "\"", "b", "\\", "x", "u", "U", "N", "\\x4", "\n", "\r",
+                      "é", "中", "7", "ff", "{", "}", "\t"]
+        for _ in 0..<2000 {
+            let line = (0..<Int.random(in: 0...12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            do {
+                _ = try Vocabulary(parsing: Array(line.utf8))
+            } catch {
+                #expect(error is VocabularyError)
+            }
         }
     }
 }

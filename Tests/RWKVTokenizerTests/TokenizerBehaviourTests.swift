@@ -84,6 +84,21 @@ import Testing
         #expect(tokenizer.encode(bridged) == ids)
     }
 
+    @Test func concurrentUseOfOneInstance() async {
+        let texts = (0..<8).map { "text \($0): 分词 🦆 " + String(repeating: "abc ", count: $0 * 10) }
+        let tokenizer = self.tokenizer
+        let expected = texts.map { tokenizer.encode($0) }
+        let results = await withTaskGroup(of: (Int, [Int]).self) { group in
+            for (index, text) in texts.enumerated() {
+                group.addTask { (index, tokenizer.encode(text)) }
+            }
+            var results = [[Int]](repeating: [], count: texts.count)
+            for await (index, ids) in group { results[index] = ids }
+            return results
+        }
+        #expect(results == expected)
+    }
+
     @Test func vocabularyMustCoverEveryByte() throws {
         let vocabulary = try Vocabulary(parsing: Array("1 'a' 1\n".utf8))
         #expect(throws: VocabularyError.missingByteToken(byte: 0)) { try WorldTokenizer(vocabulary: vocabulary) }

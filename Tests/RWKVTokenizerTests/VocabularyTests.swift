@@ -81,6 +81,8 @@ private extension VocabularyError {
         let vocabulary = try Vocabulary(parsing: Array("1 'a' 1\r\n2 'b' 1\r\n\n3 'c' 1".utf8))
         #expect(vocabulary.ids == [1, 2, 3])
         #expect(Array(vocabulary.tokenBytes(atIndex: 2)) == [0x63])
+        let withBOM = try Vocabulary(parsing: [0xEF, 0xBB, 0xBF] + Array("1 'a' 1\n".utf8))
+        #expect(withBOM.ids == [1])
     }
 
     @Test func badLinesNameTheLine() throws {
