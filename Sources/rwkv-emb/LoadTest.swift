@@ -90,6 +90,7 @@ struct LoadTest: AsyncParsableCommand {
             }
         }
         let slice = duration / Double(rounds)
+        let budget = Counter(limit: maxRequests)  // shared by all rounds
         var result = Outcome()
         var engineTokens = 0
         var engineSeconds = 0.0
@@ -100,7 +101,7 @@ struct LoadTest: AsyncParsableCommand {
                 engineSeconds += seconds
                 if rounds > 1 { print(String(format: "round %d engine: %.0f tokens/s", round, Double(tokens) / seconds)) }
             }
-            let part = try await driveServer(pool: pool, tokenCounts: tokenCounts, seconds: slice)
+            let part = try await driveServer(pool: pool, tokenCounts: tokenCounts, seconds: slice, budget: budget)
             if rounds > 1 { print(String(format: "round %d server: %.0f tokens/s", round, Double(part.tokens) / part.elapsed)) }
             result.merge(part)
             result.elapsed += part.elapsed
@@ -156,7 +157,7 @@ struct LoadTest: AsyncParsableCommand {
         }
     }
 
-    func driveServer(pool: [String], tokenCounts: [Int], seconds: Double) async throws -> Outcome {
+    func driveServer(pool: [String], tokenCounts: [Int], seconds: Double, budget: Counter) async throws -> Outcome {
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         let path = openai ? "/v1/embeddings" : "/embed"
         let field = openai ? "input" : "inputs"
@@ -170,7 +171,6 @@ struct LoadTest: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + .seconds(seconds)
-        let budget = Counter(limit: maxRequests)
         let apiKey = self.apiKey
         let clients = concurrency
         let backoff = Duration.milliseconds(max(0, backoffMs))
@@ -289,7 +289,7 @@ final class EngineBench: @unchecked Sendable {
 }
 
 /// A shared request budget.
-private final class Counter: @unchecked Sendable {
+final class Counter: @unchecked Sendable {
     private var remaining: Int
     private let lock = NSLock()
     init(limit: Int) { remaining = limit }
