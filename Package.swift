@@ -10,11 +10,19 @@ let package = Package(
         .library(name: "RWKVTokenizer", targets: ["RWKVTokenizer"]),
         .library(name: "RWKVCheckpoint", targets: ["RWKVCheckpoint"]),
         .library(name: "EmbeddingRWKV", targets: ["EmbeddingRWKV"]),
+        .library(name: "RWKVServer", targets: ["RWKVServer"]),
         .library(name: "RWKVRetrieval", targets: ["RWKVRetrieval"]),
         .executable(name: "rwkv-emb", targets: ["rwkv-emb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Text <-> token ids (RWKV "world" vocabulary, greedy longest byte match).
@@ -47,11 +55,28 @@ let package = Package(
             name: "RWKVRetrieval",
             dependencies: ["EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels"]
         ),
+        // HTTP service: TEI / OpenAI / Jina-compatible routes over a dynamic batcher (Hummingbird 2).
+        .target(
+            name: "RWKVServer",
+            dependencies: [
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "rwkv-emb",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels", "RWKVServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Locates and decodes the reference fixtures in Tests/Fixtures (shared by the test targets).
@@ -65,6 +90,16 @@ let package = Package(
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport"]
+        ),
+        .testTarget(
+            name: "RWKVServerTests",
+            dependencies: [
+                "RWKVServer", "RWKVRetrieval", "EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ]
 )

@@ -1,0 +1,182 @@
+import EmbeddingRWKV
+import Foundation
+import Hummingbird
+import RWKVRetrieval
+import RWKVTokenizer
+
+/// Collection routes: create/list/delete collections, add/replace/delete documents (embeddings and
+/// reranker states computed and made durable before the response), and search with offline reranking.
+/// Indexing and search run on the inference thread, between batches.
+struct CollectionRoutes: Sendable {
+    let registry: CollectionRegistry
+    let batcher: InferenceBatcher
+    let config: ServerConfiguration
+    let tokenizer: WorldTokenizer
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/collections") { _, _ in try jsonResponse(CollectionList(collections: registry.names.compactMap { try? info($0) })) }
+        router.post("/collections") { request, _ in try await create(request) }
+        router.get("/collections/:name") { _, context in try jsonResponse(try info(try name(context))) }
+        router.delete("/collections/:name") { _, context in
+            let name = try name(context)
+            try registry.delete(name: name)
+            return Response(status: .noContent)
+        }
+        router.get("/collections/:name/documents") { _, context in try list(try name(context)) }
+        router.post("/collections/:name/documents") { request, context in try await add(request, try name(context)) }
+        router.post("/collections/:name/documents/delete") { request, context in
+            let body = try await request.decodeJSON(DeleteDocumentsRequest.self, limit: config.payloadLimit)
+            return try await delete(try name(context), ids: body.ids)
+        }
+        router.get("/collections/:name/documents/:id") { _, context in try document(try name(context), id: try id(context)) }
+        router.put("/collections/:name/documents/:id") { request, context in try await replace(request, try name(context), id: try id(context)) }
+        router.delete("/collections/:name/documents/:id") { _, context in
+            try await delete(try name(context), ids: [try id(context)], mustExist: true)
+        }
+        router.post("/collections/:name/search") { request, context in try await search(request, try name(context)) }
+    }
+
+    private func name(_ context: BasicRequestContext) throws -> String {
+        guard let name = context.parameters.get("name") else { throw APIError(.notFound, "no collection name") }
+        return name
+    }
+
+    private func id(_ context: BasicRequestContext) throws -> String {
+        guard let id = context.parameters.get("id")?.removingPercentEncoding, !id.isEmpty else {
+            throw APIError(.notFound, "no document id")
+        }
+        return id
+    }
+
+    func info(_ name: String) throws -> CollectionInfo {
+        let c = try registry.get(name)
+        let s = c.stats()
+        return CollectionInfo(name: name, documents: s.documents, documents_with_state: s.documentsWithState,
+                              dimension: s.dimension, state_layers: s.stateLayers, state_precision: s.statePrecision.rawValue,
+                              protocol: c.manifest.inputProtocol, embedding_tokens: s.embeddingTokens, state_tokens: s.stateTokens,
+                              file_bytes: s.fileBytes)
+    }
+
+    func create(_ request: Request) async throws -> Response {
+        let body = try await request.decodeJSON(CreateCollectionRequest.self, limit: config.payloadLimit)
+        var configuration = CollectionConfiguration()
+        if let p = body.state_precision {
+            guard let precision = StatePrecision(rawValue: p.lowercased()) else {
+                let known = StatePrecision.allCases.map(\.rawValue).joined(separator: ", ")
+                throw APIError.validation("`state_precision` must be one of \(known)", param: "state_precision")
+            }
+            configuration.statePrecision = precision
+        }
+        if let p = body.protocol {
+            guard let proto = InputProtocol(rawValue: p.lowercased()) else {
+                throw APIError.validation("`protocol` must be single or paper", param: "protocol")
+            }
+            configuration.inputProtocol = proto
+        }
+        let registry = self.registry
+        let name = body.name
+        let chosen = configuration
+        _ = try await batcher.exclusive { _ in try registry.create(name: name, configuration: chosen) }
+        return try jsonResponse(try info(name), status: .created)
+    }
+
+    func list(_ name: String) throws -> Response {
+        let c = try registry.get(name)
+        let docs = c.list().map { s in
+            DocumentListResponse.Item(id: s.id, text_bytes: s.textBytes, embedding_tokens: s.embeddingTokens,
+                                      state_tokens: s.stateTokens, has_state: s.hasState,
+                                      metadata: s.metadata.map(JSONValue.init(parsing:)))
+        }
+        return try jsonResponse(DocumentListResponse(collection: name, documents: docs))
+    }
+
+    func document(_ name: String, id: String) throws -> Response {
+        let c = try registry.get(name)
+        guard let doc = c.document(id: id) else { throw APIError(.notFound, "no document \"\(id)\" in \"\(name)\"", param: "id") }
+        return try jsonResponse(DocumentResponse(id: doc.id, text: doc.text, metadata: doc.metadata.map(JSONValue.init(parsing:))))
+    }
+
+    func add(_ request: Request, _ name: String) async throws -> Response {
+        let collection = try registry.get(name)
+        let body = try await request.decodeJSON(AddDocumentsRequest.self, limit: config.payloadLimit)
+        guard !body.documents.isEmpty else { throw APIError(.empty, "`documents` cannot be empty", param: "documents") }
+        var documents: [Document] = []
+        for (i, d) in body.documents.enumerated() {
+            documents.append(try makeDocument(id: d.id, text: d.text, metadata: d.metadata, field: "documents[\(i)]"))
+        }
+        return try await store(documents, in: collection, name: name, storeStates: body.store_states ?? true)
+    }
+
+    func replace(_ request: Request, _ name: String, id: String) async throws -> Response {
+        let collection = try registry.get(name)
+        let body = try await request.decodeJSON(ReplaceDocumentRequest.self, limit: config.payloadLimit)
+        let doc = try makeDocument(id: id, text: body.text, metadata: body.metadata, field: "text")
+        return try await store([doc], in: collection, name: name, storeStates: body.store_states ?? true)
+    }
+
+    private func makeDocument(id: String?, text: String, metadata: JSONValue?, field: String) throws(APIError) -> Document {
+        guard !text.isEmpty else { throw .validation("`\(field)` has an empty text", param: field) }
+        if let id, id.isEmpty { throw .validation("`\(field)` has an empty id", param: field) }
+        let tokens = text.utf8.count  // an upper bound of the token count, checked exactly below only when needed
+        if tokens > config.maxInputLength {
+            let exact = tokenizer.encode(text).count
+            if exact > config.maxInputLength {
+                throw APIError(.inputTooLarge, "`\(field)` must have less than \(config.maxInputLength) tokens. Given: \(exact)", param: field)
+            }
+        }
+        return Document(id: id, text: text, metadata: metadata.map(\.text))
+    }
+
+    private func store(_ documents: [Document], in collection: DocumentCollection, name: String, storeStates: Bool) async throws -> Response {
+        let options = AddOptions(batchTokens: config.maxBatchTokens, storeStates: storeStates)
+        let (added, _) = try await batcher.exclusive { _ in try collection.add(documents, options: options) }
+        let items = added.map { AddDocumentsResponse.Item(id: $0.id, outcome: $0.outcome.rawValue, tokens: $0.tokens) }
+        return try jsonResponse(AddDocumentsResponse(collection: name, results: items))
+    }
+
+    func delete(_ name: String, ids: [String], mustExist: Bool = false) async throws -> Response {
+        let collection = try registry.get(name)
+        let (deleted, _) = try await batcher.exclusive { _ in try collection.delete(ids: ids) }
+        if mustExist && deleted.isEmpty {
+            throw APIError(.notFound, "no document \"\(ids.first ?? "")\" in \"\(name)\"", param: "id")
+        }
+        return try jsonResponse(DeleteDocumentsResponse(collection: name, deleted: deleted))
+    }
+
+    func search(_ request: Request, _ name: String) async throws -> Response {
+        let start = ContinuousClock.now
+        let collection = try registry.get(name)
+        let body = try await request.decodeJSON(SearchRequest.self, limit: config.payloadLimit)
+        guard !body.query.isEmpty else { throw APIError.validation("`query` cannot be empty", param: "query") }
+        let topK = body.top_k ?? 10
+        guard (1...1000).contains(topK) else { throw APIError.validation("`top_k` must be in 1...1000", param: "top_k") }
+        let candidates = body.candidates ?? max(50, topK)
+        guard (1...10000).contains(candidates) else { throw APIError.validation("`candidates` must be in 1...10000", param: "candidates") }
+        let options = SearchOptions(topK: topK, candidates: max(candidates, topK), rerank: body.rerank ?? true,
+                                    instruction: body.instruction ?? Embedder.defaultInstruction)
+        let query = body.query
+        let (result, timings) = try await batcher.exclusive { _ in try collection.search(query, options: options) }
+        let hits = result.hits.map { h in
+            SearchResponse.Hit(id: h.id, text: h.text, metadata: h.metadata.map(JSONValue.init(parsing:)),
+                               embedding_score: h.embeddingScore, rerank_score: h.rerank?.score, rerank_logit: h.rerank?.logit,
+                               rerank_mode: h.rerankMode?.rawValue)
+        }
+        let t = result.timings
+        let response = SearchResponse(
+            collection: name, hits: hits, documents: result.documentCount, candidates_reranked: result.candidatesReranked,
+            online_fallbacks: result.onlineFallbacks,
+            timings: .init(query_embedding_ms: t.queryEmbedding * 1000, retrieval_ms: t.retrieval * 1000,
+                           state_load_ms: t.stateLoad * 1000, rerank_ms: t.rerank * 1000, search_ms: t.total * 1000,
+                           queue_ms: Self.ms(timings.queue), total_ms: Self.ms(ContinuousClock.now - start)))
+        var headers = HTTPFields()
+        headers[HeaderName("x-queue-time")!] = RequestTimings.ms(timings.queue)
+        headers[HeaderName("x-inference-time")!] = RequestTimings.ms(timings.inference)
+        headers[HeaderName("x-total-time")!] = RequestTimings.ms(ContinuousClock.now - start)
+        return try jsonResponse(response, headers: headers)
+    }
+
+    static func ms(_ d: Duration) -> Double {
+        let c = d.components
+        return Double(c.seconds) * 1000 + Double(c.attoseconds) * 1e-15
+    }
+}

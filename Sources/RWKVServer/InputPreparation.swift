@@ -1,0 +1,122 @@
+import EmbeddingRWKV
+import RWKVTokenizer
+
+/// Which end of an over-long input is cut.
+enum TruncationDirection: Sendable {
+    case left, right
+
+    init(parsing value: String?) throws(APIError) {
+        switch value?.lowercased() {
+        case nil, "right": self = .right
+        case "left": self = .left
+        default: throw .validation("`truncation_direction` must be \"Left\" or \"Right\"", param: "truncation_direction")
+        }
+    }
+}
+
+/// Per-request choices of how texts become model inputs.
+struct EmbedOptions: Sendable {
+    var task: EmbeddingTask = .retrieval
+    var inputProtocol: InputProtocol = .single
+    /// When set, texts are wrapped as `Instruct: {instruction}\nQuery: {text}`.
+    var instruction: String?
+    var normalize: Bool = true
+    var truncate: Bool = false
+    var direction: TruncationDirection = .right
+
+    init(task: String?, protocol proto: String?, instruction: String?, normalize: Bool?,
+         truncate: Bool?, direction: String?, config: ServerConfiguration) throws(APIError) {
+        if let task {
+            guard let t = EmbeddingTask(parsing: task) else {
+                throw .validation("`task` must be one of retr, sts, cls (got \"\(task)\")", param: "task")
+            }
+            self.task = t
+        }
+        if let proto {
+            guard let p = InputProtocol(rawValue: proto.lowercased()) else {
+                throw .validation("`protocol` must be single or paper (got \"\(proto)\")", param: "protocol")
+            }
+            inputProtocol = p
+        }
+        self.instruction = instruction
+        self.normalize = normalize ?? true
+        self.truncate = truncate ?? config.autoTruncate
+        self.direction = try TruncationDirection(parsing: direction)
+    }
+}
+
+extension EmbeddingTask {
+    init?(parsing value: String) {
+        switch value.lowercased() {
+        case "retr", "retrieval", "[retr]", "query", "passage", "document": self = .retrieval
+        case "sts", "similarity", "[sts]": self = .similarity
+        case "cls", "classification", "[cls]": self = .classification
+        default: return nil
+        }
+    }
+}
+
+/// Text -> validated model input tokens, with the limits of the configuration.
+struct InputPreparer: Sendable {
+    let served: ServedModel
+    let config: ServerConfiguration
+
+    /// Checks the batch size (empty batches and batches over `maxClientBatchSize` are refused).
+    func checkBatch(count: Int, field: String) throws(APIError) {
+        guard count > 0 else { throw APIError(.empty, "`\(field)` cannot be empty", param: field) }
+        guard count <= config.maxClientBatchSize else {
+            throw APIError(.inputTooLarge, "batch size \(count) > maximum allowed batch size \(config.maxClientBatchSize)", param: field)
+        }
+    }
+
+    /// Cuts or refuses `tokens` longer than `limit`.
+    func fit(_ tokens: [Int], limit: Int, truncate: Bool, direction: TruncationDirection, field: String) throws(APIError) -> [Int] {
+        guard tokens.count > limit else { return tokens }
+        guard truncate else {
+            throw APIError(.inputTooLarge, "input validation error: `\(field)` must have less than \(limit) tokens. Given: \(tokens.count)", param: field)
+        }
+        return direction == .right ? Array(tokens.prefix(limit)) : Array(tokens.suffix(limit))
+    }
+
+    /// The model input of one embedding text (text tokens limited, then the protocol's EOS layout).
+    func embeddingInput(text: String, options: EmbedOptions, field: String) throws(APIError) -> [Int] {
+        let formatted = options.instruction.map { Embedder.query(text, instruction: $0) } ?? text
+        guard !formatted.isEmpty else { throw .validation("`\(field)` cannot contain an empty text", param: field) }
+        let tokens = served.tokenizer.encode(formatted, addEOS: false)
+        return options.inputProtocol.input(for: try fit(tokens, limit: config.maxInputLength, truncate: options.truncate,
+                                                        direction: options.direction, field: field))
+    }
+
+    /// The model input of one embedding given as token ids (checked against the vocabulary).
+    func embeddingInput(tokens: [Int], options: EmbedOptions, field: String) throws(APIError) -> [Int] {
+        guard !tokens.isEmpty else { throw .validation("`\(field)` cannot contain an empty token list", param: field) }
+        let vocabulary = served.model.architecture.vocabularySize
+        for id in tokens where id < 0 || id >= vocabulary {
+            throw APIError(.tokenizer, "token id \(id) is outside the vocabulary 0..<\(vocabulary)", param: field)
+        }
+        // An input that already ends with EOS is taken as a complete model input.
+        var body = tokens
+        if body.last == RWKVModel.eos { body.removeLast() }
+        return options.inputProtocol.input(for: try fit(body, limit: config.maxInputLength, truncate: options.truncate,
+                                                        direction: options.direction, field: field))
+    }
+
+    /// The online rerank input of a (query, document) pair: the document is cut to fit the limit.
+    func rerankInput(reranker: StateReranker, query: String, document: String, truncate: Bool,
+                     direction: TruncationDirection) throws(APIError) -> [Int] {
+        let tokens = reranker.onlineTokens(query: query, document: document)
+        let limit = config.maxInputLength + 1  // the EOS is not counted
+        guard tokens.count > limit else { return tokens }
+        guard truncate else {
+            throw APIError(.inputTooLarge, "input validation error: query and text must have less than \(config.maxInputLength) tokens together. Given: \(tokens.count - 1)", param: "texts")
+        }
+        // Keep the template and the query; cut the document.
+        let queryPart = reranker.tokenizer.encode("\nQuery: \(query)", addEOS: true)
+        let head = reranker.tokenizer.encode(StateReranker.instruction + "Document: ", addEOS: false)
+        let doc = reranker.tokenizer.encode(document, addEOS: false)
+        let room = limit - queryPart.count - head.count
+        guard room > 0 else { throw .validation("the query alone exceeds the maximum input length \(config.maxInputLength)", param: "query") }
+        let kept = direction == .right ? Array(doc.prefix(room)) : Array(doc.suffix(room))
+        return head + kept + queryPart
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+
+/// Outermost middleware: renders every error as the JSON body of its API family (TEI or OpenAI),
+/// counts requests, successes and failures, and records request durations.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let route = Self.routeLabel(request.uri.path)
+        let start = ContinuousClock.now
+        metrics.countRequest(route: route)
+        do {
+            let response = try await next(request, context)
+            if (200..<300).contains(response.status.code) { metrics.countSuccess(route: route) }
+            metrics.requestDuration.record(ContinuousClock.now - start)
+            return response
+        } catch {
+            let apiError = APIError.from(error)
+            metrics.countFailure(kind: apiError.kind)
+            if apiError.kind == .backend {
+                logger.error("\(request.method) \(request.uri.path): \(apiError.message)")
+            }
+            let family = APIFamily.of(path: request.uri.path)
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if apiError.kind == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+            if apiError.kind == .overloaded || apiError.kind == .unavailable { headers[.retryAfter] = "1" }
+            return Response(status: apiError.kind.status(for: family), headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(bytes: family.body(for: apiError))))
+        }
+    }
+
+    /// A bounded label set for `te_request_count{method=...}`.
+    static func routeLabel(_ path: String) -> String {
+        let known: Set<String> = ["/embed", "/rerank", "/tokenize", "/decode", "/info", "/health", "/metrics",
+                                  "/v1/embeddings", "/v1/models", "/v1/rerank", "/embed_all", "/similarity"]
+        if known.contains(path) { return path }
+        if path.hasPrefix("/collections") { return "/collections" }
+        return "other"
+    }
+}
+
+/// Bearer authentication on every route but `/health`.
+struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let apiKey: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path == "/health" { return try await next(request, context) }
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, "missing API key: send `Authorization: Bearer <key>`")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+              Self.constantTimeEqual(Array(parts[1].utf8), Array(apiKey.utf8)) else {
+            throw APIError(.unauthorized, "invalid API key")
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return diff == 0
+    }
+}
+
+/// Answers 429 beyond `limit` requests in flight (the inference routes only: `/health`, `/info`
+/// and `/metrics` stay responsive under overload).
+struct ConcurrencyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+    let limit: Int
+    let inFlight: NIOLockedValueBox<Int>
+
+    static var exempt: Set<String> { ["/health", "/info", "/metrics", "/v1/models"] }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.exempt.contains(request.uri.path) { return try await next(request, context) }
+        let admitted = inFlight.withLockedValue { n -> Bool in
+            guard n < limit else { return false }
+            n += 1
+            return true
+        }
+        guard admitted else {
+            throw APIError(.overloaded, "model is overloaded: more than \(limit) concurrent requests")
+        }
+        defer { inFlight.withLockedValue { $0 -= 1 } }
+        return try await next(request, context)
+    }
+}

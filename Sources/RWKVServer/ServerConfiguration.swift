@@ -1,0 +1,41 @@
+import Foundation
+
+/// Everything `rwkv-emb serve` can be told: where to listen and the limits the service enforces.
+public struct ServerConfiguration: Sendable {
+    /// Address to bind (loopback by default).
+    public var host: String = "127.0.0.1"
+    /// Port to bind; 0 picks a free ephemeral port (read it back from `EmbeddingServer.onListening`).
+    public var port: Int = 8080
+    /// The model id reported by `/info`, `/v1/models` and OpenAI/Jina responses.
+    public var modelID: String = "embedding-rwkv"
+    /// Token budget of one coalesced forward pass (a single larger request still runs, alone).
+    public var maxBatchTokens: Int = 16384
+    /// Requests coalesced into one forward pass at most.
+    public var maxBatchRequests: Int = 64
+    /// Inputs one request may carry.
+    public var maxClientBatchSize: Int = 32
+    /// Tokens of one input text (before the EOS / protocol tokens are added).
+    public var maxInputLength: Int = 8192
+    /// In-flight requests beyond this are answered 429.
+    public var maxConcurrentRequests: Int = 512
+    /// Largest accepted request body in bytes (beyond: 413).
+    public var payloadLimit: Int = 2 * 1024 * 1024
+    /// Truncate over-long inputs even when the request does not ask for it.
+    public var autoTruncate: Bool = false
+    /// Bearer token required on every route but `/health` (nil: no auth).
+    public var apiKey: String?
+    /// Longest the worker waits for more requests before a pass when fewer are queued than the
+    /// previous pass served (clients whose answers just went out are about to send again), and never
+    /// longer than a fiftieth of the previous pass. Zero: never wait.
+    public var batchLinger: Duration = .milliseconds(5)
+    /// Rows per engine step of the inference worker's workspace.
+    public var workspaceRows: Int = 2048
+    /// Collection folders to serve (opened, or created when empty), named after the folder.
+    public var collections: [URL] = []
+    /// Where collections created through the API go (and whose collections are served); nil: no creation.
+    public var collectionsRoot: URL?
+    /// Test hook: sleep this long in the inference worker before each batch (0 in production).
+    public var artificialInferenceDelay: Duration = .zero
+
+    public init() {}
+}

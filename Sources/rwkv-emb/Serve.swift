@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import EmbeddingRWKV
+import Logging
+import RWKVCheckpoint
+import RWKVServer
+
+/// `rwkv-emb serve`: the HTTP service (TEI, OpenAI and Jina/Cohere compatible routes).
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve embeddings and reranking over HTTP (TEI / OpenAI / Jina compatible).",
+        discussion: """
+            Routes: POST /embed /rerank /tokenize /decode, GET /info /health /metrics (TEI); \
+            POST /v1/embeddings, GET /v1/models, POST /v1/rerank (OpenAI, Jina/Cohere). \
+            SIGTERM or SIGINT finishes in-flight requests and exits 0.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Embedding model checkpoint (.pth or .safetensors).", valueName: "file"))
+    var model: String?
+
+    @Option(help: "Serve random weights of a released shape instead of a checkpoint (load testing): tiny, base, large.")
+    var randomShape: RandomShape?
+
+    @Option(help: ArgumentHelp("Reranker checkpoint paired with the model (enables /rerank and /v1/rerank).", valueName: "file"))
+    var reranker: String?
+
+    @Option(help: ArgumentHelp("Collection folder to serve (repeatable).", valueName: "dir"))
+    var collection: [String] = []
+
+    @Option(help: ArgumentHelp("Folder where collections created through the API are kept (its collections are served too).", valueName: "dir"))
+    var collectionsDir: String?
+
+    @Option(help: "Address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to bind (0: any free port; the bound port is printed).")
+    var port = 8080
+
+    @Option(help: "Model id reported by /info and the OpenAI routes (default: the checkpoint's file name).")
+    var modelID: String?
+
+    @Option(help: "Token budget of one coalesced forward pass.")
+    var maxBatchTokens = 16384
+
+    @Option(help: "Requests coalesced into one forward pass at most.")
+    var maxBatchRequests = 64
+
+    @Option(help: "Longest wait (ms) for more requests before a pass when fewer are queued than the last pass served (0: none).")
+    var batchLingerMs = 5
+
+    @Option(help: "Inputs one request may carry.")
+    var maxClientBatchSize = 32
+
+    @Option(help: "Tokens of one input at most (longer: 422, or cut when the request asks to truncate).")
+    var maxInputLength = 8192
+
+    @Option(help: "Requests in flight at most (beyond: 429).")
+    var maxConcurrentRequests = 512
+
+    @Option(help: "Largest request body in bytes (beyond: 413).")
+    var payloadLimit = 2 * 1024 * 1024
+
+    @Flag(help: "Truncate over-long inputs even when a request does not ask to.")
+    var autoTruncate = false
+
+    @Option(help: "Require `Authorization: Bearer <key>` on every route but /health (default: $RWKV_EMB_API_KEY).")
+    var apiKey: String?
+
+    @Option(help: .hidden)
+    var debugInferenceDelayMs = 0
+
+    func validate() throws {
+        guard (model == nil) != (randomShape == nil) else { throw ValidationError("give exactly one of --model and --random-shape") }
+        if randomShape != nil && (reranker != nil || !collection.isEmpty || collectionsDir != nil) {
+            throw ValidationError("--random-shape serves embeddings only (no --reranker or collections)")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        for (name, value) in [("--max-batch-tokens", maxBatchTokens), ("--max-batch-requests", maxBatchRequests),
+                              ("--max-client-batch-size", maxClientBatchSize), ("--max-input-length", maxInputLength),
+                              ("--max-concurrent-requests", maxConcurrentRequests), ("--payload-limit", payloadLimit)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1")
+        }
+    }
+
+    func run() async throws {
+        var config = ServerConfiguration()
+        config.host = host
+        config.port = port
+        let modelURL = model.map { URL(fileURLWithPath: $0) }
+        config.modelID = modelID ?? modelURL?.deletingPathExtension().lastPathComponent ?? "random-\(randomShape?.rawValue ?? "")"
+        config.maxBatchTokens = maxBatchTokens
+        config.maxBatchRequests = maxBatchRequests
+        config.maxClientBatchSize = maxClientBatchSize
+        config.batchLinger = .milliseconds(max(0, batchLingerMs))
+        config.maxInputLength = maxInputLength
+        config.maxConcurrentRequests = maxConcurrentRequests
+        config.payloadLimit = payloadLimit
+        config.autoTruncate = autoTruncate
+        config.apiKey = apiKey ?? ProcessInfo.processInfo.environment["RWKV_EMB_API_KEY"]
+        config.collections = collection.map { URL(fileURLWithPath: $0, isDirectory: true) }
+        config.collectionsRoot = collectionsDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
+        config.artificialInferenceDelay = .milliseconds(debugInferenceDelayMs)
+
+        let served: ServedModel
+        if let modelURL {
+            served = try ServedModel.load(model: modelURL, reranker: reranker.map { URL(fileURLWithPath: $0) })
+        } else {
+            served = ServedModel(model: RWKVModel(EmbeddingModelWeights.random(architecture: randomShape!.architecture, seed: 1)))
+        }
+        var logger = Logger(label: "rwkv-emb.server")
+        logger.logLevel = .notice
+        let server = try EmbeddingServer(served: served, config: config, logger: logger)
+        let host = self.host
+        try await server.run { port in
+            // Machine-readable first line: tests and scripts read the bound port from it.
+            writeToStandardOutput("listening on http://\(host):\(port)\n")
+        }
+    }
+}
+
+/// Released model shapes, for random weights (load tests without a checkpoint).
+enum RandomShape: String, ExpressibleByArgument, CaseIterable {
+    case tiny, base, large
+
+    var architecture: ModelArchitecture {
+        switch self {
+        case .tiny: .tiny
+        case .base: .base
+        case .large: .large
+        }
+    }
+}
