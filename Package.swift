@@ -1,8 +1,9 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Data flows one way: text -> RWKVTokenizer -> (weights from RWKVCheckpoint) ->
-// EmbeddingRWKV (model, computed with RWKVKernels) -> embeddings and states -> CLI / later store and server.
+// Data flows one way: text -> RWKVTokenizer -> (weights: RWKVHub finds them, RWKVCheckpoint reads them) ->
+// EmbeddingRWKV (model, computed with RWKVKernels) -> embeddings and states -> RWKVRetrieval (store,
+// search, rerank) -> RWKVServer (HTTP) and rwkv-emb (command line).
 let package = Package(
     name: "swift-rwkv-emb",
     platforms: [.macOS(.v14)],
@@ -10,8 +11,9 @@ let package = Package(
         .library(name: "RWKVTokenizer", targets: ["RWKVTokenizer"]),
         .library(name: "RWKVCheckpoint", targets: ["RWKVCheckpoint"]),
         .library(name: "EmbeddingRWKV", targets: ["EmbeddingRWKV"]),
-        .library(name: "RWKVServer", targets: ["RWKVServer"]),
+        .library(name: "RWKVHub", targets: ["RWKVHub"]),
         .library(name: "RWKVRetrieval", targets: ["RWKVRetrieval"]),
+        .library(name: "RWKVServer", targets: ["RWKVServer"]),
         .executable(name: "rwkv-emb", targets: ["rwkv-emb"]),
     ],
     dependencies: [
@@ -23,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Text <-> token ids (RWKV "world" vocabulary, greedy longest byte match).
@@ -50,6 +53,16 @@ let package = Package(
             name: "EmbeddingRWKV",
             dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels"]
         ),
+        // Model names -> checkpoint files: the Hugging Face cache layout, resolution, verified resumable download.
+        .target(
+            name: "RWKVHub",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Collections: documents, embeddings and cached reranker states on disk; search + offline reranking.
         .target(
             name: "RWKVRetrieval",
@@ -72,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "rwkv-emb",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels", "RWKVServer",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels", "RWKVHub", "RWKVServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,6 +103,15 @@ let package = Package(
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport"]
+        ),
+        .testTarget(
+            name: "RWKVHubTests",
+            dependencies: [
+                "RWKVHub", "RWKVTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "RWKVServerTests",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RWKVHub
 import RWKVRetrieval
 #if canImport(Glibc)
 import Glibc
@@ -43,8 +44,8 @@ struct CollectionOptions: ParsableArguments {
     }
 }
 
-/// Progress of a long run: a redrawn bar on a terminal, plain lines otherwise (both on standard error).
-final class ProgressReporter {
+/// Progress of an indexing run (documents, tokens): a redrawn bar on a terminal, plain lines otherwise (both on standard error).
+final class IndexProgress {
     let total: Int
     let label: String
     let isTerminal: Bool
@@ -62,7 +63,7 @@ final class ProgressReporter {
         let elapsed = max(1e-9, (ContinuousClock.now - start) / .seconds(1))
         let rate = Double(done) / elapsed, tokenRate = Double(tokens) / elapsed
         let eta = rate > 0 ? Double(total - done) / rate : 0
-        let stats = String(format: "%d/%d %@  %.1f docs/s  %.0f tokens/s  ETA %@", done, total, label, rate, tokenRate, Self.clock(eta))
+        let stats = String(format: "%d/%d %@  %.1f docs/s  %.0f tokens/s  ETA %@", done, total, label, rate, tokenRate, ProgressReporter.duration(eta))
         if isTerminal {
             let width = 30
             let filled = total > 0 ? min(width, done * width / total) : width
@@ -75,11 +76,6 @@ final class ProgressReporter {
             lastLine = ContinuousClock.now
             FileHandle.standardError.write(Data(("progress: " + stats + "\n").utf8))
         }
-    }
-
-    static func clock(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
 

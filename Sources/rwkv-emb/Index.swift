@@ -81,7 +81,7 @@ struct Index: ParsableCommand {
                                      embeddingCheckpoint: absolute(collectionOptions.model),
                                      rerankerCheckpoint: absolute(collectionOptions.reranker)))
         }
-        let reporter = ProgressReporter(total: documents.count, label: "documents")
+        let reporter = IndexProgress(total: documents.count, label: "documents")
         let start = ContinuousClock.now
         var counts: [AddedDocument.Outcome: Int] = [:]
         var tokens = 0
