@@ -13,15 +13,14 @@ struct BenchEngine: ParsableCommand {
         discussion: "Without --model, random weights of a released shape are generated in memory. Build with -c release."
     )
 
-    enum Shape: String, ExpressibleByArgument, CaseIterable { case tiny, base, large }
 
     @Option(help: "Released shape for random weights: tiny (12x768), base (24x1024), large (24x2048).")
-    var shape: Shape = .tiny
+    var shape: ReleasedShape = .tiny
 
-    @Option(help: ArgumentHelp("A real embedding checkpoint (.pth or .safetensors) instead of random weights.", valueName: "path"))
+    @Option(help: ArgumentHelp("A real embedding model instead of random weights: a file, a directory or a name (tiny, base, large, hf:...).", valueName: "model"))
     var model: String?
 
-    @Option(help: ArgumentHelp("A real reranker checkpoint (default: a random 4-block reranker).", valueName: "path"))
+    @Option(help: ArgumentHelp("A real reranker: a file, a directory or a name (default: a random 4-block reranker).", valueName: "reranker"))
     var reranker: String?
 
     @Option(help: "Timed repetitions per figure (the best is reported).")
@@ -43,16 +42,14 @@ struct BenchEngine: ParsableCommand {
         let loadStart = ContinuousClock.now
         let weights: EmbeddingModelWeights
         if let model {
-            guard FileManager.default.fileExists(atPath: model) else { throw CommandLineError("no such file: \(model)") }
-            weights = try EmbeddingModelWeights.load(contentsOf: URL(fileURLWithPath: model))
+            weights = try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: model))
         } else {
-            let a: ModelArchitecture = switch shape { case .tiny: .tiny; case .base: .base; case .large: .large }
-            weights = EmbeddingModelWeights.random(architecture: a, seed: 1)
+            weights = EmbeddingModelWeights.random(architecture: shape.architecture, seed: 1)
         }
         let architecture = weights.architecture
         let rerankerWeights: RerankerWeights
         if let reranker {
-            rerankerWeights = try RerankerWeights.load(contentsOf: URL(fileURLWithPath: reranker), pairedWith: architecture)
+            rerankerWeights = try RerankerWeights.load(contentsOf: ModelLocator.rerankerNow(reranker), pairedWith: architecture)
         } else {
             let l = architecture.layerCount
             let indices = Array(Set([l / 4 - 1, l / 2 - 1, 3 * l / 4 - 1, l - 1].map { max(0, $0) })).sorted()

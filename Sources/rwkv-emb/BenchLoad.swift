@@ -10,24 +10,13 @@ struct BenchLoad: ParsableCommand {
         commandName: "load",
         abstract: "Checkpoint load time and peak memory for a released model shape (goals for Tiny: < 2 s, peak RSS <= 1.3x the fp32 model).")
 
-    enum Shape: String, ExpressibleByArgument, CaseIterable {
-        case tiny, base, large
-        var architecture: ModelArchitecture {
-            switch self {
-            case .tiny: .tiny
-            case .base: .base
-            case .large: .large
-            }
-        }
-    }
-
     enum StoredDType: String, ExpressibleByArgument, CaseIterable {
         case bf16, f32
         var dtype: TensorDType { self == .bf16 ? .bfloat16 : .float32 }
     }
 
     @Option(help: "Model shape: tiny (12 x 768), base (24 x 1024) or large (24 x 2048).")
-    var shape: Shape = .tiny
+    var shape: ReleasedShape = .tiny
 
     @Option(help: "Storage dtype of the written checkpoint (the released ones are bf16).")
     var dtype: StoredDType = .bf16

@@ -13,27 +13,26 @@ struct CollectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
     var collection: String
 
-    @Option(help: ArgumentHelp("Embedding checkpoint (.pth or .safetensors); default: the one the collection was created with.",
-                               valueName: "path"))
+    @Option(help: ArgumentHelp("Embedding model: a file, a directory or a name (tiny, base, large, hf:OWNER/REPO/FILE). "
+                               + "Default: the one the collection was created with, else tiny.", valueName: "model"))
     var model: String?
 
-    @Option(help: ArgumentHelp("Reranker checkpoint; default: the one the collection was created with.", valueName: "path"))
+    @Option(help: ArgumentHelp("Reranker: a file, a directory or a name. Default: the one the collection was created with, "
+                               + "else the one paired with --model.", valueName: "reranker"))
     var reranker: String?
 
     var url: URL { URL(fileURLWithPath: collection) }
 
-    /// Loads the models: the given paths, else the manifest's.
+    /// The checkpoint files: the options (files, directories or names), else the manifest's, else the default model.
+    func resolveCheckpoints(manifest: CollectionManifest?) throws -> (embedding: URL, reranker: URL) {
+        try ModelLocator.pairNow(model: model ?? manifest?.embeddingCheckpoint,
+                                 reranker: reranker ?? manifest?.rerankerCheckpoint)
+    }
+
+    /// Loads the models that `resolveCheckpoints` names.
     func loadModels(manifest: CollectionManifest?) throws -> RetrievalModels {
-        guard let m = model ?? manifest?.embeddingCheckpoint else {
-            throw CommandLineError("--model is required (the collection records no embedding checkpoint)")
-        }
-        guard let r = reranker ?? manifest?.rerankerCheckpoint else {
-            throw CommandLineError("--reranker is required (the collection records no reranker checkpoint)")
-        }
-        for p in [m, r] where !FileManager.default.fileExists(atPath: p) {
-            throw CommandLineError("\(p): no such checkpoint file")
-        }
-        return try RetrievalModels.load(embedding: URL(fileURLWithPath: m), reranker: URL(fileURLWithPath: r))
+        let files = try resolveCheckpoints(manifest: manifest)
+        return try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker)
     }
 
     /// Opens an existing collection (models only when needed).

@@ -64,22 +64,20 @@ struct Index: ParsableCommand {
             if let p = precision, p != manifest.statePrecision {
                 throw CommandLineError("the collection stores \(manifest.statePrecision.rawValue) states, not \(p.rawValue)")
             }
-        } else if collectionOptions.model == nil || collectionOptions.reranker == nil {
-            throw CommandLineError("\(url.path) is not a collection yet: give --model and --reranker to create it")
         }
         // Read every input first: a bad file or line stops here, before anything is written.
         let documents = try DocumentInputs.read(paths, options: .init(include: include, exclude: exclude, format: format))
-        let models = try collectionOptions.loadModels(manifest: manifest)
+        let files = try collectionOptions.resolveCheckpoints(manifest: manifest)
+        let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker)
         let collection: DocumentCollection
         if manifest != nil {
             collection = try DocumentCollection.open(at: url, models: models, writable: true)
         } else {
-            func absolute(_ p: String?) -> String? { p.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
             collection = try DocumentCollection.create(
                 at: url, models: models,
                 configuration: .init(statePrecision: precision ?? .fp16, inputProtocol: `protocol` ?? .single,
-                                     embeddingCheckpoint: absolute(collectionOptions.model),
-                                     rerankerCheckpoint: absolute(collectionOptions.reranker)))
+                                     embeddingCheckpoint: files.embedding.standardizedFileURL.path,
+                                     rerankerCheckpoint: files.reranker.standardizedFileURL.path))
         }
         let reporter = IndexProgress(total: documents.count, label: "documents")
         let start = ContinuousClock.now

@@ -63,7 +63,7 @@ struct LoadTest: AsyncParsableCommand {
     var model: String?
 
     @Option(help: "Also measure the engine's bare batched throughput with random weights of this shape (a server started with --random-shape).")
-    var randomShape: RandomShape?
+    var randomShape: ReleasedShape?
 
     func validate() throws {
         guard let host = URL(string: url)?.host, ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) || host.hasPrefix("127.") else {
@@ -254,9 +254,9 @@ final class EngineBench: @unchecked Sendable {
     let batch: Int
     private var offset = 0
 
-    init(model path: String?, randomShape: RandomShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int) throws {
+    init(model path: String?, randomShape: ReleasedShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int) throws {
         let weights = if let path {
-            try EmbeddingModelWeights.load(contentsOf: URL(fileURLWithPath: path))
+            try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: path))
         } else {
             EmbeddingModelWeights.random(architecture: (randomShape ?? .tiny).architecture, seed: 1)
         }

@@ -39,6 +39,16 @@ enum ModelLocator {
         return (pair.embedding.url, rerankerURL)
     }
 
+    /// `--reranker` alone (a file, a directory or a name) -> the reranker checkpoint file.
+    static func reranker(_ reranker: String) async throws -> URL {
+        try await resolver().resolve(reranker, role: .reranker).url
+    }
+
+    /// For synchronous commands (`ParsableCommand.run()`).
+    static func rerankerNow(_ reranker: String) throws -> URL {
+        try waitFor { try await Self.reranker(reranker) }
+    }
+
     /// For synchronous commands (`ParsableCommand.run()`).
     static func embeddingNow(model: String?) throws -> URL {
         try waitFor { try await embedding(model: model) }

@@ -3,6 +3,7 @@ import Foundation
 import EmbeddingRWKV
 import Logging
 import RWKVCheckpoint
+import RWKVHub
 import RWKVServer
 
 /// `rwkv-emb serve`: the HTTP service (TEI, OpenAI and Jina/Cohere compatible routes).
@@ -16,13 +17,14 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Embedding model checkpoint (.pth or .safetensors).", valueName: "file"))
+    @Option(help: ArgumentHelp(ModelLocator.modelHelp, valueName: "model"))
     var model: String?
 
     @Option(help: "Serve random weights of a released shape instead of a checkpoint (load testing): tiny, base, large.")
-    var randomShape: RandomShape?
+    var randomShape: ReleasedShape?
 
-    @Option(help: ArgumentHelp("Reranker checkpoint paired with the model (enables /rerank and /v1/rerank).", valueName: "file"))
+    @Option(help: ArgumentHelp("Reranker (enables /rerank, /v1/rerank and collections): a file, a directory or a name "
+                               + "(default: the one paired with a named --model).", valueName: "reranker"))
     var reranker: String?
 
     @Option(help: ArgumentHelp("Collection folder to serve (repeatable).", valueName: "dir"))
@@ -71,7 +73,7 @@ struct Serve: AsyncParsableCommand {
     var debugInferenceDelayMs = 0
 
     func validate() throws {
-        guard (model == nil) != (randomShape == nil) else { throw ValidationError("give exactly one of --model and --random-shape") }
+        guard model == nil || randomShape == nil else { throw ValidationError("give at most one of --model and --random-shape") }
         if randomShape != nil && (reranker != nil || !collection.isEmpty || collectionsDir != nil) {
             throw ValidationError("--random-shape serves embeddings only (no --reranker or collections)")
         }
@@ -87,7 +89,10 @@ struct Serve: AsyncParsableCommand {
         var config = ServerConfiguration()
         config.host = host
         config.port = port
-        let modelURL = model.map { URL(fileURLWithPath: $0) }
+        // Named models (and the default) come with their paired reranker; a file serves embeddings alone unless --reranker.
+        let files = randomShape != nil ? nil : try await ModelLocator.resolver().resolvePair(
+            model: model, reranker: reranker, needsReranker: model.map { KnownModels.named($0) != nil } ?? true)
+        let modelURL = files?.embedding.url
         config.modelID = modelID ?? modelURL?.deletingPathExtension().lastPathComponent ?? "random-\(randomShape?.rawValue ?? "")"
         config.maxBatchTokens = maxBatchTokens
         config.maxBatchRequests = maxBatchRequests
@@ -104,7 +109,7 @@ struct Serve: AsyncParsableCommand {
 
         let served: ServedModel
         if let modelURL {
-            served = try ServedModel.load(model: modelURL, reranker: reranker.map { URL(fileURLWithPath: $0) })
+            served = try ServedModel.load(model: modelURL, reranker: files?.reranker?.url)
         } else {
             served = ServedModel(model: RWKVModel(EmbeddingModelWeights.random(architecture: randomShape!.architecture, seed: 1)))
         }
@@ -115,19 +120,6 @@ struct Serve: AsyncParsableCommand {
         try await server.run { port in
             // Machine-readable first line: tests and scripts read the bound port from it.
             writeToStandardOutput("listening on http://\(host):\(port)\n")
-        }
-    }
-}
-
-/// Released model shapes, for random weights (load tests without a checkpoint).
-enum RandomShape: String, ExpressibleByArgument, CaseIterable {
-    case tiny, base, large
-
-    var architecture: ModelArchitecture {
-        switch self {
-        case .tiny: .tiny
-        case .base: .base
-        case .large: .large
         }
     }
 }
