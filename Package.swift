@@ -94,7 +94,7 @@ let package = Package(
         ),
         // Locates and decodes the reference fixtures in Tests/Fixtures (shared by the test targets).
         .target(name: "RWKVTestSupport", path: "Tests/RWKVTestSupport"),
-        .testTarget(name: "RWKVTokenizerTests", dependencies: ["RWKVTokenizer", "RWKVTestSupport"]),
+        .testTarget(name: "RWKVTokenizerTests", dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]),
         .testTarget(name: "RWKVCheckpointTests", dependencies: ["RWKVCheckpoint", "RWKVTestSupport"]),
         .testTarget(
             name: "EmbeddingRWKVTests",

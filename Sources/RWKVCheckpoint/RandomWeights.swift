@@ -22,23 +22,6 @@ extension ModelArchitecture {
     public static let large = standard(layerCount: 24, embeddingSize: 2048)
 }
 
-/// Deterministic pseudo-random numbers (SplitMix64): the same seed gives the same weights everywhere.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [low, high).
-    mutating func uniform(_ low: Float, _ high: Float) -> Float {
-        low + (high - low) * Float(next() >> 40) * (1.0 / Float(1 << 24))
-    }
-}
-
 /// Fills tensors with plausible magnitudes: matrices ~ U(±1/sqrt(fan-in)), norms near 1, mixes in [0, 1].
 private struct RandomWeightFactory {
     var generator: SeededGenerator

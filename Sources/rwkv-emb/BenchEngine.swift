@@ -82,7 +82,7 @@ struct BenchEngine: ParsableCommand {
         print("sgemm:      2048^3 best of 3: \(String(format: "%.1f", blasThreaded)) GFLOP/s with OpenBLAS's threads, "
             + "\(String(format: "%.1f", engineSplit)) GFLOP/s split over the engine's workers; roofline = the larger")
 
-        var rng = SplitMix(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         func text(_ n: Int) -> [Int] { (0..<(n - 1)).map { _ in 1 + Int(rng.next() % 65000) } + [RWKVModel.eos] }
 
         for (batch, length) in [(1, 512), (8, 512), (32, 128)] {
@@ -194,16 +194,4 @@ private func procStatus(_ key: String) -> Double? {
         return kb.map { $0 / 1024 }
     }
     return nil
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

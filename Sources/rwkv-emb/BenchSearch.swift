@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RWKVKernels
 import RWKVRetrieval
+import RWKVCheckpoint
 
 /// `rwkv-emb bench search`: the retrieval stage alone (exact cosine scan + top-k over a memory-mapped
 /// embedding matrix, as a collection runs it) against the memory bandwidth of a plain copy.
@@ -27,7 +28,7 @@ struct BenchSearch: ParsableCommand {
         let sizes = documents.split(separator: ",").compactMap { Int($0) }
         let dir = try RetrievalBench.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var rng = SplitMix(seed: 11)
+        var rng = SeededGenerator(seed: 11)
         func normalised() -> [Float] {
             var v = (0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) }
             let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()

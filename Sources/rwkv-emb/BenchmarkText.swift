@@ -1,9 +1,11 @@
+import RWKVCheckpoint
+
 /// Deterministic benchmark text: paragraphs of English prose, Chinese and Japanese text and
 /// source code, mixed by a seeded generator so that every run (and the pyrwkv comparison)
 /// tokenizes exactly the same bytes.
 enum BenchmarkText {
     static func generate(bytes target: Int, seed: UInt64 = 0x7E57_7E47) -> [UInt8] {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var text = ""
         text.reserveCapacity(target + 4096)
         while text.utf8.count < target {
@@ -32,7 +34,7 @@ enum BenchmarkText {
         retrieval embedding model state document query vector search index cache token layer
         """.split(separator: " ").map(String.init)
 
-    private static func english(into text: inout String, using rng: inout SplitMix64) {
+    private static func english(into text: inout String, using rng: inout SeededGenerator) {
         for _ in 0..<(3 + rng.next() % 5) {
             let length = 6 + Int(rng.next() % 14)
             for k in 0..<length {
@@ -57,7 +59,7 @@ enum BenchmarkText {
     private static let kana = Array("のはにをがとでもからまでですますしたいるあるこれそれ検索する状態文書ベクトル")
     private static let punctuation = Array("，。、；：？！「」")
 
-    private static func cjk(into text: inout String, using rng: inout SplitMix64) {
+    private static func cjk(into text: inout String, using rng: inout SeededGenerator) {
         let japanese = rng.next() % 4 == 0
         for _ in 0..<(2 + rng.next() % 5) {
             for _ in 0..<(8 + rng.next() % 30) {
@@ -77,8 +79,8 @@ enum BenchmarkText {
         "document", "scores", "layer", "weights", "offset", "length", "cache", "batch", "ids",
     ]
 
-    private static func code(into text: inout String, using rng: inout SplitMix64) {
-        func name(_ rng: inout SplitMix64) -> String { identifiers[Int(rng.next() % UInt64(identifiers.count))] }
+    private static func code(into text: inout String, using rng: inout SeededGenerator) {
+        func name(_ rng: inout SeededGenerator) -> String { identifiers[Int(rng.next() % UInt64(identifiers.count))] }
         let a = name(&rng), b = name(&rng), c = name(&rng)
         switch rng.next() % 3 {
         case 0:
@@ -112,18 +114,5 @@ enum BenchmarkText {
                 };
                 """
         }
-    }
-}
-
-/// SplitMix64: a small deterministic generator (the benchmark must not depend on the platform RNG).
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -226,7 +226,7 @@ struct LoadTest: AsyncParsableCommand {
     /// Deterministic texts of the given size drawn from the benchmark text.
     static func texts(size: TextSize, count: Int) -> [String] {
         let source = BenchmarkText.generate(bytes: 1 << 20)
-        var rng = SplitMix64(seed: 0x10AD_7E57)
+        var rng = SeededGenerator(seed: 0x10AD_7E57)
         var out: [String] = []
         var offset = 0
         while out.count < count {

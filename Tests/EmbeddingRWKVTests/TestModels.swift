@@ -24,19 +24,6 @@ enum TestModels {
     private static let cache = Memo<Loaded>()
 }
 
-final class Memo<Value>: @unchecked Sendable {
-    private var values: [String: Value] = [:]
-    private let lock = NSLock()
-    func value(_ key: String, make: () throws -> Value) throws -> Value {
-        lock.lock()
-        defer { lock.unlock() }
-        if let v = values[key] { return v }
-        let v = try make()
-        values[key] = v
-        return v
-    }
-}
-
 /// max |a - b| over two equally long vectors (infinity when the lengths differ).
 func maxAbsDiff(_ a: [Float], _ b: [Double]) -> Double {
     guard a.count == b.count else { return .infinity }

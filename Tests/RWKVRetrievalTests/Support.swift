@@ -15,19 +15,6 @@ enum Models {
     private static let cache = Memo<RetrievalModels>()
 }
 
-final class Memo<Value>: @unchecked Sendable {
-    private var values: [String: Value] = [:]
-    private let lock = NSLock()
-    func value(_ key: String, make: () throws -> Value) throws -> Value {
-        lock.lock()
-        defer { lock.unlock() }
-        if let v = values[key] { return v }
-        let v = try make()
-        values[key] = v
-        return v
-    }
-}
-
 /// A fresh temporary directory, removed when the value is released.
 final class TemporaryDirectory {
     let url: URL

@@ -22,7 +22,7 @@ public enum Fixtures {
 
     /// Decodes `golden.json` of one fixture model (cached: the files are several MB).
     public static func golden(_ model: String) throws -> Golden {
-        try goldenCache.value(for: model) {
+        try goldenCache.value(model) {
             let data = try Data(contentsOf: url(model, "golden.json"))
             return try JSONDecoder().decode(Golden.self, from: data)
         }
@@ -34,15 +34,17 @@ public enum Fixtures {
             .appendingPathComponent("Sources/RWKVTokenizer/Resources/rwkv_vocab_v20230424.txt")
     }
 
-    private static let goldenCache = Cache<Golden>()
+    private static let goldenCache = Memo<Golden>()
 }
 
-/// A tiny thread-safe memo for decoded fixtures.
-final class Cache<Value>: @unchecked Sendable {
+/// A tiny thread-safe memo: fixtures and models are loaded once per test process.
+public final class Memo<Value>: @unchecked Sendable {
     private var values: [String: Value] = [:]
     private let lock = NSLock()
 
-    func value(for key: String, make: () throws -> Value) throws -> Value {
+    public init() {}
+
+    public func value(_ key: String, make: () throws -> Value) throws -> Value {
         lock.lock()
         defer { lock.unlock() }
         if let value = values[key] { return value }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RWKVTokenizer
+import RWKVCheckpoint
 
 /// Randomized checks with fixed seeds (reproducible, and small enough for debug builds).
 @Suite struct PropertyTests {
