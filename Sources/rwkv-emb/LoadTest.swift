@@ -59,7 +59,7 @@ struct LoadTest: AsyncParsableCommand {
     @Option(help: "Bearer API key to send.")
     var apiKey: String?
 
-    @Option(help: ArgumentHelp("Also measure the engine's bare batched throughput with this checkpoint (the server's model).", valueName: "file"))
+    @Option(help: ArgumentHelp("Also measure the engine's bare batched throughput with this model (the server's: a file, a directory or a name).", valueName: "model"))
     var model: String?
 
     @Option(help: "Also measure the engine's bare batched throughput with random weights of this shape (a server started with --random-shape).")
