@@ -77,7 +77,7 @@ struct LoadTest: AsyncParsableCommand {
 
     func run() async throws {
         let pool = Self.texts(size: texts, count: 512)
-        let tokenizer = WorldTokenizer.shared
+        let tokenizer = try WorldTokenizer()
         let tokenCounts = pool.map { tokenizer.encode($0).count + 1 }
         print("texts: \(texts.rawValue), \(pool.count) distinct, mean \(String(format: "%.1f", Double(tokenCounts.reduce(0, +)) / Double(pool.count))) tokens (with EOS)")
 

@@ -9,7 +9,7 @@ struct TokenizerOptions: ParsableArguments {
     var vocabulary: String?
 
     func makeTokenizer() throws -> WorldTokenizer {
-        guard let vocabulary else { return WorldTokenizer.shared }
+        guard let vocabulary else { return try WorldTokenizer() }
         return try WorldTokenizer(vocabularyURL: URL(fileURLWithPath: vocabulary))
     }
 }
