@@ -41,6 +41,28 @@ struct BlockStack: Sendable {
         }
     }
 
+    // MARK: shared by both mixes
+
+    /// LayerNorm (eps 1e-5) of every row of the step: `ws.x` -> `ws.xn`.
+    private func normalizeRows(_ rows: Int, weight: WeightBuffer, bias: WeightBuffer, _ ws: Workspace) {
+        let x = ws.x.p, xn = ws.xn.p, c = width
+        forRows(rows) { range in
+            for row in range {
+                layerNormRow(width: c, x: x + row * c, weight: weight.p, bias: bias.p, eps: 1e-5, out: xn + row * c)
+            }
+        }
+    }
+
+    /// The token-shift input of a row: the row before it in its sequence, else the carried shift
+    /// state of its sequence (at `shiftOffset` in the state: time mix or channel mix), else zeros.
+    @inline(__always)
+    private func shiftSource(_ row: Int, _ firstRowOf: [Int], _ step: [StepSequence], shiftOffset: Int,
+                             xn: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        let s = firstRowOf[row]
+        if s < 0 { return UnsafePointer(xn + (row - 1) * width) }
+        return step[s].shiftIn.map { $0 + shiftOffset } ?? zeros
+    }
+
     // MARK: time mix
 
     private func timeMix(_ b: Int, _ step: [StepSequence], _ rows: Int, _ firstRowOf: [Int], _ wkvLayer: Int, _ ws: Workspace) {
@@ -51,18 +73,10 @@ struct BlockStack: Sendable {
         let lerp0 = ws.lerp(0)
 
         // ln1, then token shift and the six interpolations (r, w, k, v, a, g inputs).
+        normalizeRows(rows, weight: block.ln1Weight, bias: block.ln1Bias, ws)
         forRows(rows) { range in
             for row in range {
-                layerNormRow(width: c, x: x + row * c, weight: block.ln1Weight.p, bias: block.ln1Bias.p,
-                             eps: 1e-5, out: xn + row * c)
-            }
-        }
-        forRows(rows) { range in
-            for row in range {
-                let s = firstRowOf[row]
-                let previous: UnsafePointer<Float> = s < 0
-                    ? UnsafePointer(xn + (row - 1) * c)
-                    : (step[s].shiftIn.map { $0 + b * layerStride } ?? zeros)
+                let previous = shiftSource(row, firstRowOf, step, shiftOffset: b * layerStride, xn: xn, zeros: zeros)
                 tokenShiftLerp6Row(width: c, x: xn + row * c, previous: previous, mix: t.mix.p,
                                    out: lerp0 + row * c, outputStride: lerpStride)
             }
@@ -147,18 +161,10 @@ struct BlockStack: Sendable {
         let block = blocks[b], f = block.channelMix, c = width
         let x = ws.x.p, xn = ws.xn.p, xk = ws.lerp(0), hidden = ws.hidden
         let zeros = UnsafePointer(ws.zeros.p)
+        normalizeRows(rows, weight: block.ln2Weight, bias: block.ln2Bias, ws)
         forRows(rows) { range in
             for row in range {
-                layerNormRow(width: c, x: x + row * c, weight: block.ln2Weight.p, bias: block.ln2Bias.p,
-                             eps: 1e-5, out: xn + row * c)
-            }
-        }
-        forRows(rows) { range in
-            for row in range {
-                let s = firstRowOf[row]
-                let previous: UnsafePointer<Float> = s < 0
-                    ? UnsafePointer(xn + (row - 1) * c)
-                    : (step[s].shiftIn.map { $0 + b * layerStride + c } ?? zeros)
+                let previous = shiftSource(row, firstRowOf, step, shiftOffset: b * layerStride + c, xn: xn, zeros: zeros)
                 tokenShiftLerpRow(width: c, x: xn + row * c, previous: previous, mix: f.mix.p, out: xk + row * c)
             }
         }
