@@ -24,6 +24,16 @@ import Testing
             == "http://hub.local:8080/o/r/resolve/refs%2Fpr%2F1/sub%20dir/m.pth")
     }
 
+    /// Leaves `bytes` as the reranker's `.incomplete` blob, the way an interrupted earlier run would.
+    @discardableResult
+    func leaveIncompleteReranker(_ bytes: [UInt8], hub: FakeHub, environment: HubEnvironment) throws -> URL {
+        let sha = try #require(hub.file(repo: repo, path: tiny.rerankerFile)).sha256
+        let incomplete = environment.cache.incompleteBlob(repo: repo, etag: sha)
+        try FileManager.default.createDirectory(at: environment.cache.blobsFolder(repo), withIntermediateDirectories: true)
+        try Data(bytes).write(to: incomplete)
+        return incomplete
+    }
+
     @Test func aCompleteIncompleteFileNeedsNoTransfer() async throws {
         let hub = try FakeHub()
         defer { hub.shutdown() }
@@ -31,9 +41,7 @@ import Testing
         hub.add(repo: repo, path: tiny.rerankerFile, data: data)
         let home = try TemporaryHome()
         let environment = home.environment(endpoint: hub.endpoint)
-        let sha = try #require(hub.file(repo: repo, path: tiny.rerankerFile)).sha256
-        try FileManager.default.createDirectory(at: environment.cache.blobsFolder(repo), withIntermediateDirectories: true)
-        try Data(data).write(to: environment.cache.incompleteBlob(repo: repo, etag: sha))
+        try leaveIncompleteReranker(data, hub: hub, environment: environment)
         let result = try await Downloader(environment: environment, configuration: fastConfiguration()).download(tiny.reranker)
         #expect(bytes(result.url) == data)
         #expect(!hub.requests.contains { $0.server == "cdn" })
@@ -46,10 +54,8 @@ import Testing
         hub.add(repo: repo, path: tiny.rerankerFile, data: data)
         let home = try TemporaryHome()
         let environment = home.environment(endpoint: hub.endpoint)
-        let sha = try #require(hub.file(repo: repo, path: tiny.rerankerFile)).sha256
-        let incomplete = environment.cache.incompleteBlob(repo: repo, etag: sha)
-        try FileManager.default.createDirectory(at: environment.cache.blobsFolder(repo), withIntermediateDirectories: true)
-        try Data(generatedBytes(20_000, seed: 77)).write(to: incomplete)   // wrong bytes from an earlier run
+        // Wrong bytes from an earlier run.
+        let incomplete = try leaveIncompleteReranker(generatedBytes(20_000, seed: 77), hub: hub, environment: environment)
         let downloader = Downloader(environment: environment, configuration: fastConfiguration())
         await #expect(throws: HubError.self) { try await downloader.download(tiny.reranker) }
         #expect(!FileManager.default.fileExists(atPath: incomplete.path))
