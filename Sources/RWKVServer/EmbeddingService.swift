@@ -71,18 +71,26 @@ final class EmbeddingService: Sendable {
         case let .tokens(lists, _):
             for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
         }
-        timings.tokenization = ContinuousClock.now - tokenStart
-        metrics.tokenizationDuration.record(timings.tokenization)
-        let tokens = sequences.reduce(0) { $0 + $1.count }
-        timings.tokens = tokens
-        metrics.inputLength.record(Double(tokens))
-        metrics.countTokens(tokens)
+        let tokens = recordTokenization(of: sequences, since: tokenStart, into: &timings)
 
         let (raw, batch) = try await batcher.embed(sequences, task: options.task)
         timings.queue = batch.queue
         timings.inference = batch.inference
         let vectors = options.normalize ? raw.map(Self.normalized) : raw
         return Embeddings(vectors: vectors, promptTokens: tokens, timings: timings)
+    }
+
+    /// Records the tokenization stage of a request (its duration and tokens) in its timings and the
+    /// metrics; returns the token count.
+    private func recordTokenization(of sequences: [[Int]], since start: ContinuousClock.Instant,
+                                    into timings: inout RequestTimings) -> Int {
+        timings.tokenization = ContinuousClock.now - start
+        metrics.tokenizationDuration.record(timings.tokenization)
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        timings.tokens = tokens
+        metrics.inputLength.record(Double(tokens))
+        metrics.countTokens(tokens)
+        return tokens
     }
 
     struct Scores: Sendable {
@@ -108,12 +116,7 @@ final class EmbeddingService: Sendable {
                                                       truncate: truncate ?? config.autoTruncate, direction: dir))
             timings.characters += doc.count + query.count
         }
-        timings.tokenization = ContinuousClock.now - tokenStart
-        metrics.tokenizationDuration.record(timings.tokenization)
-        let tokens = sequences.reduce(0) { $0 + $1.count }
-        timings.tokens = tokens
-        metrics.inputLength.record(Double(tokens))
-        metrics.countTokens(tokens)
+        let tokens = recordTokenization(of: sequences, since: tokenStart, into: &timings)
 
         let (scores, batch) = try await batcher.rerank(sequences)
         timings.queue = batch.queue
