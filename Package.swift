@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "RWKVHub", targets: ["RWKVHub"]),
         .library(name: "RWKVRetrieval", targets: ["RWKVRetrieval"]),
         .library(name: "RWKVServer", targets: ["RWKVServer"]),
+        .library(name: "RWKVEvaluation", targets: ["RWKVEvaluation"]),
         .executable(name: "rwkv-emb", targets: ["rwkv-emb"]),
     ],
     dependencies: [
@@ -72,6 +73,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Retrieval quality: BEIR data sets, trec_eval metrics, TREC runs, the evaluated stages.
+        .target(name: "RWKVEvaluation", dependencies: ["RWKVRetrieval", "EmbeddingRWKV"]),
         // HTTP service: TEI / OpenAI / Jina-compatible routes over a dynamic batcher (Hummingbird 2).
         .target(
             name: "RWKVServer",
@@ -90,6 +93,7 @@ let package = Package(
             name: "rwkv-emb",
             dependencies: [
                 "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels", "RWKVHub", "RWKVServer",
+                "RWKVEvaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -110,6 +114,10 @@ let package = Package(
                 "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
+        ),
+        .testTarget(
+            name: "RWKVEvaluationTests",
+            dependencies: ["RWKVEvaluation", "RWKVRetrieval", "RWKVCheckpoint", "RWKVTestSupport"]
         ),
         .testTarget(
             name: "RWKVHubTests",
