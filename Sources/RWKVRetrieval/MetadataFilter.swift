@@ -88,7 +88,7 @@ public indirect enum MetadataFilter: Sendable, Equatable {
     /// Parses a filter given as a `JSONSerialization` object (`[String: Any]`, `[Any]`, strings, numbers, `NSNull`).
     public static func parse(jsonObject: Any) throws -> MetadataFilter {
         guard JSONSerialization.isValidJSONObject([jsonObject]),
-              let data = try? JSONSerialization.data(withJSONObject: [jsonObject]),
+              let data = try? JSONSerialization.data(withJSONObject: [jsonObject], options: [.sortedKeys]),   // a stable order of conditions
               case let .array(items)? = MetadataJSON.parse(String(decoding: data, as: UTF8.self)), items.count == 1 else {
             throw FilterError.invalidJSON("the filter object cannot be represented as JSON")
         }
