@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "RWKVHub", targets: ["RWKVHub"]),
         .library(name: "RWKVRetrieval", targets: ["RWKVRetrieval"]),
         .library(name: "RWKVServer", targets: ["RWKVServer"]),
+        .library(name: "RWKVEvaluation", targets: ["RWKVEvaluation"]),
         .executable(name: "rwkv-emb", targets: ["rwkv-emb"]),
     ],
     dependencies: [
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Text <-> token ids (RWKV "world" vocabulary, greedy longest byte match).
@@ -66,8 +68,13 @@ let package = Package(
         // Collections: documents, embeddings and cached reranker states on disk; search + offline reranking.
         .target(
             name: "RWKVRetrieval",
-            dependencies: ["EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels"]
+            dependencies: [
+                "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
+        // Retrieval quality: BEIR data sets, trec_eval metrics, TREC runs, the evaluated stages.
+        .target(name: "RWKVEvaluation", dependencies: ["RWKVRetrieval", "EmbeddingRWKV"]),
         // HTTP service: TEI / OpenAI / Jina-compatible routes over a dynamic batcher (Hummingbird 2).
         .target(
             name: "RWKVServer",
@@ -86,6 +93,7 @@ let package = Package(
             name: "rwkv-emb",
             dependencies: [
                 "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels", "RWKVHub", "RWKVServer",
+                "RWKVEvaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -102,7 +110,14 @@ let package = Package(
         ),
         .testTarget(
             name: "RWKVRetrievalTests",
-            dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport"]
+            dependencies: [
+                "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "RWKVEvaluationTests",
+            dependencies: ["RWKVEvaluation", "RWKVRetrieval", "RWKVCheckpoint", "RWKVTestSupport"]
         ),
         .testTarget(
             name: "RWKVHubTests",

@@ -24,6 +24,8 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
     case readOnly(path: String)
     /// Search or rerank needs models but none were given.
     case modelsRequired(String)
+    /// Passage options out of range (the message names the option and the allowed range).
+    case invalidPassageOptions(String)
 
     public var description: String {
         switch self {
@@ -38,6 +40,7 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
         case let .invalidInput(s): s
         case let .readOnly(p): "\(p) was opened read-only"
         case let .modelsRequired(s): "models required: \(s)"
+        case let .invalidPassageOptions(s): "invalid passage options: \(s)"
         }
     }
 

@@ -24,6 +24,7 @@ struct RWKVEmb: AsyncParsableCommand {
             Stats.self,
             Serve.self,
             LoadTest.self,
+            Eval.self,
         ]
     )
 }
