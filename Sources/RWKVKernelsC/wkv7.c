@@ -56,14 +56,18 @@ static void wkv7_avx2(int tokens, ptrdiff_t ld, const float *r, const float *w, 
 }
 
 // 2: AVX-512F, 1: AVX2 + FMA, 0: baseline.
+// The cache is read and written with relaxed atomics: threads of the first forward pass may all
+// probe at once (a data race ThreadSanitizer reported on the plain int); they store the same value.
 static int cpu_level(void) {
     static int cached = -1;
-    if (cached < 0) {
+    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (level < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") ? 2
-               : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+        level = __builtin_cpu_supports("avx512f") ? 2
+              : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+        __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
     }
-    return cached;
+    return level;
 }
 #endif
 

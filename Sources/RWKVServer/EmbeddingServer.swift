@@ -41,7 +41,8 @@ public struct EmbeddingServer: Sendable {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware<BasicRequestContext>(metrics: metrics, logger: logger))
-        if let key = config.apiKey, !key.isEmpty { router.add(middleware: AuthMiddleware<BasicRequestContext>(apiKey: key)) }
+        router.add(middleware: PayloadLimitMiddleware<BasicRequestContext>(limit: config.payloadLimit))
+        if !config.acceptedKeys.isEmpty { router.add(middleware: AuthMiddleware<BasicRequestContext>(keys: config.acceptedKeys)) }
         router.add(middleware: ConcurrencyLimitMiddleware<BasicRequestContext>(limit: config.maxConcurrentRequests, inFlight: NIOLockedValueBox(0)))
         let service = EmbeddingService(served: served, config: config, metrics: metrics, batcher: batcher)
         TEIRoutes(service: service, state: state).register(on: router)
@@ -55,9 +56,14 @@ public struct EmbeddingServer: Sendable {
     /// connections, finishes in-flight requests, then drains the batcher.
     public func makeServiceGroup(signals: [UnixSignal] = [.sigterm, .sigint],
                                  onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> ServiceGroup {
+        let readTimeout = config.requestReadTimeout
         let app = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "rwkv-emb"),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [RequestReadDeadlineHandler(timeout: .init(readTimeout))],
+                idleTimeout: .init(config.idleTimeout))),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "rwkv-emb",
+                                 availableConnectionsDelegate: connectionLimit(config.maxConnections)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
         let services: [any Service] = [

@@ -43,29 +43,32 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Bearer authentication on every route but `/health`.
+/// Bearer authentication with scoped keys: the public routes (`RouteAccess.publicPaths`) need none;
+/// every other route needs a key holding its scope (401 without a known key, 403 without the scope).
+/// The presented token is compared with every key in constant time, so neither the time nor the
+/// order of the keys tells how much of a secret was right.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let apiKey: String
+    let keys: [APIKey]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health" { return try await next(request, context) }
+        guard let scope = RouteAccess.requiredScope(method: request.method.rawValue, path: request.uri.path) else {
+            return try await next(request, context)
+        }
         guard let header = request.headers[.authorization] else {
             throw APIError(.unauthorized, "missing API key: send `Authorization: Bearer <key>`")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer",
-              Self.constantTimeEqual(Array(parts[1].utf8), Array(apiKey.utf8)) else {
+        guard parts.count == 2, parts[0].lowercased() == "bearer", let key = APIKey.match(Array(parts[1].utf8), in: keys) else {
             throw APIError(.unauthorized, "invalid API key")
         }
-        return try await next(request, context)
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        guard key.scopes.contains(scope) else {
+            let family = APIFamily.of(path: request.uri.path)
+            let error = APIError(.unauthorized, "this API key lacks the '\(scope.rawValue)' scope that \(request.method) \(request.uri.path) needs "
+                                 + "(it has: \(key.scopes.sorted().map(\.rawValue).joined(separator: ", ")))")
+            return Response(status: .forbidden, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: family.body(for: error))))
         }
-        return diff == 0
+        return try await next(request, context)
     }
 }
 

@@ -22,8 +22,18 @@ public struct ServerConfiguration: Sendable {
     public var payloadLimit: Int = 2 * 1024 * 1024
     /// Truncate over-long inputs even when the request does not ask for it.
     public var autoTruncate: Bool = false
-    /// Bearer token required on every route but `/health` (nil: no auth).
+    /// Bearer token required on every route but the public ones (nil: no auth); it has every scope.
     public var apiKey: String?
+    /// More accepted keys, each with its scopes (`read`, `write`, `admin`); with `apiKey`, all of them work.
+    public var apiKeys: [APIKey] = []
+    /// Longest a client may take to send one request (head to end of body) before its connection is
+    /// closed: a body trickled a byte at a time cannot hold a connection.
+    public var requestReadTimeout: Duration = .seconds(30)
+    /// An open connection that sends nothing for this long is closed (also slow headers).
+    public var idleTimeout: Duration = .seconds(60)
+    /// Connections served at once; more wait in the listen backlog until one closes (idle ones
+    /// close after `idleTimeout`, so idle clients cannot hold every slot for long).
+    public var maxConnections: Int = 1024
     /// Longest the worker waits for more requests before a pass when fewer are queued than the
     /// previous pass served (clients whose answers just went out are about to send again), and never
     /// longer than a fiftieth of the previous pass. Zero: never wait.
@@ -38,4 +48,9 @@ public struct ServerConfiguration: Sendable {
     public var artificialInferenceDelay: Duration = .zero
 
     public init() {}
+
+    /// Every accepted key (`apiKey` with all scopes first); empty: no authentication.
+    var acceptedKeys: [APIKey] {
+        (apiKey.flatMap { $0.isEmpty ? nil : [APIKey(secret: $0)] } ?? []) + apiKeys
+    }
 }

@@ -66,8 +66,23 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Truncate over-long inputs even when a request does not ask to.")
     var autoTruncate = false
 
-    @Option(help: "Require `Authorization: Bearer <key>` on every route but /health (default: $RWKV_EMB_API_KEY).")
-    var apiKey: String?
+    @Option(help: ArgumentHelp("Accept `Authorization: Bearer KEY`, with the scopes after the last colon (read: embed, rerank, "
+                               + "tokenize, search; write: add, delete, compact; admin: create, delete collections; none listed: all). "
+                               + "Repeatable; with any key, only /health, /ping, /metrics, /docs and /api-doc/openapi.json are public "
+                               + "(default: $RWKV_EMB_API_KEY, every scope).", valueName: "key[:scope,...]"))
+    var apiKey: [String] = []
+
+    @Option(help: ArgumentHelp("File of API keys, one KEY[:scope,...] per line (# comments).", valueName: "path"))
+    var apiKeysFile: String?
+
+    @Option(help: "Seconds a client may take to send one whole request before its connection is closed (slow bodies).")
+    var requestReadTimeout = 30
+
+    @Option(help: "Seconds an idle connection stays open.")
+    var idleTimeout = 60
+
+    @Option(help: "Connections served at once (more wait until one closes).")
+    var maxConnections = 1024
 
     @Option(help: .hidden)
     var debugInferenceDelayMs = 0
@@ -80,7 +95,9 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         for (name, value) in [("--max-batch-tokens", maxBatchTokens), ("--max-batch-requests", maxBatchRequests),
                               ("--max-client-batch-size", maxClientBatchSize), ("--max-input-length", maxInputLength),
-                              ("--max-concurrent-requests", maxConcurrentRequests), ("--payload-limit", payloadLimit)] where value < 1 {
+                              ("--max-concurrent-requests", maxConcurrentRequests), ("--payload-limit", payloadLimit),
+                              ("--request-read-timeout", requestReadTimeout), ("--idle-timeout", idleTimeout),
+                              ("--max-connections", maxConnections)] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
     }
@@ -102,7 +119,14 @@ struct Serve: AsyncParsableCommand {
         config.maxConcurrentRequests = maxConcurrentRequests
         config.payloadLimit = payloadLimit
         config.autoTruncate = autoTruncate
-        config.apiKey = apiKey ?? ProcessInfo.processInfo.environment["RWKV_EMB_API_KEY"]
+        if apiKey.isEmpty && apiKeysFile == nil { config.apiKey = ProcessInfo.processInfo.environment["RWKV_EMB_API_KEY"] }
+        do {
+            config.apiKeys = try apiKey.map { try APIKey(parsing: $0) }
+                + (apiKeysFile.map { try APIKey.load(contentsOf: URL(fileURLWithPath: $0)) } ?? [])
+        } catch { throw ValidationError("--api-key: \(error)") }
+        config.requestReadTimeout = .seconds(requestReadTimeout)
+        config.idleTimeout = .seconds(idleTimeout)
+        config.maxConnections = maxConnections
         config.collections = collection.map { URL(fileURLWithPath: $0, isDirectory: true) }
         config.collectionsRoot = collectionsDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
         config.artificialInferenceDelay = .milliseconds(debugInferenceDelayMs)

@@ -96,8 +96,8 @@ final class ErrorTests: XCTestCase {
         XCTAssertNotNil((try wrong.json() as? [String: Any])?["error"] as? [String: Any])
         let info = try await server.get("/info")
         XCTAssertEqual(info.status, .unauthorized)
-        let metrics = try await server.get("/metrics")
-        XCTAssertEqual(metrics.status, .unauthorized)
+        let metrics = try await server.get("/metrics")   // public, as in TEI
+        XCTAssertEqual(metrics.status, .ok)
         let ok = try await server.post("/embed", json: ["inputs": "x"], headers: [("authorization", "Bearer s3cret")])
         XCTAssertEqual(ok.status, .ok, ok.text)
     }
