@@ -80,7 +80,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            // The OpenAPI document served at /api-doc/openapi.json and the offline /docs page.
+            resources: [.copy("Resources/openapi.json"), .copy("Resources/docs.html")]
         ),
         .executableTarget(
             name: "rwkv-emb",
