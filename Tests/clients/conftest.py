@@ -1,5 +1,6 @@
 """A real `rwkv-emb serve` on loopback (the tiny-bf16 fixture model and its reranker), and the CLI
 that computes the reference values the client results are compared with."""
+import functools
 import json
 import os
 import subprocess
@@ -69,12 +70,22 @@ def cli(*args: str, stdin: str | None = None) -> dict:
 
 def cli_embed(texts: list[str], *flags: str) -> list[list[float]]:
     """The CLI's normalised embeddings of `texts` (given as JSONL on stdin, one text per line)."""
+    return _cli_embed(tuple(texts), flags)
+
+
+@functools.lru_cache(maxsize=None)  # the debug CLI takes seconds to start: each set of texts runs once
+def _cli_embed(texts: tuple[str, ...], flags: tuple[str, ...]) -> list[list[float]]:
     jsonl = "".join(json.dumps({"text": t}) + "\n" for t in texts)
     return cli("embed", "--model", str(MODEL), "--normalize", *flags, stdin=jsonl)["embeddings"]
 
 
 def cli_rerank(query: str, documents: list[str]) -> list[float]:
     """The CLI's online rerank scores (sigmoid of the logit), in document order."""
+    return _cli_rerank(query, tuple(documents))
+
+
+@functools.lru_cache(maxsize=None)
+def _cli_rerank(query: str, documents: tuple[str, ...]) -> list[float]:
     return [r["score"] for r in cli("rerank", "--model", str(MODEL), "--reranker", str(RERANKER),
                                     "--query", query, *documents)["results"]]
 
