@@ -90,7 +90,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-            ]
+            ],
+            // The OpenAPI document served at /api-doc/openapi.json and the offline /docs page.
+            resources: [.copy("Resources/openapi.json"), .copy("Resources/docs.html")]
         ),
         .executableTarget(
             name: "rwkv-emb",

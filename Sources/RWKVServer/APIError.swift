@@ -4,12 +4,14 @@ import Hummingbird
 import RWKVRetrieval
 
 /// What went wrong with a request, independent of the API family that renders it.
+/// Status codes follow text-embeddings-inference >= 1.9 (validation 422, engine failures 424).
 public enum APIErrorKind: String, Sendable {
     /// Malformed or out-of-range input (422).
     case validation = "Validation"
-    /// An input longer than `--max-input-length` or a batch larger than `--max-client-batch-size`:
-    /// 413 on TEI routes (as TEI answers its validation errors), 422 on `/v1` routes.
+    /// An input longer than `--max-input-length` (422, as TEI >= 1.9 answers; 413 before 1.9).
     case inputTooLarge = "InputTooLarge"
+    /// A batch larger than `--max-client-batch-size` or `--max-client-batch-tokens` (422).
+    case batchTooLarge = "BatchTooLarge"
     /// Input that does not fit the tokenizer or vocabulary (422).
     case tokenizer = "Tokenizer"
     /// An empty batch (400).
@@ -28,20 +30,32 @@ public enum APIErrorKind: String, Sendable {
     case conflict = "Conflict"
     /// Shutting down (503).
     case unavailable = "Unhealthy"
-    /// The engine failed (500) — never for bad input.
+    /// The served model cannot do this (no reranker, not a classifier): 424 with error_type
+    /// `Backend`, as TEI answers `/rerank` on an embedding model.
+    case modelType = "ModelType"
+    /// The engine failed — never for bad input: 424 on TEI routes (TEI's `Backend`), 500 on `/v1`.
     case backend = "Backend"
 
-    /// TEI's `error_type` (TEI reports over-long inputs as `Validation`).
-    var teiType: String { self == .inputTooLarge ? APIErrorKind.validation.rawValue : rawValue }
+    /// TEI's `error_type`: one of Unhealthy, Backend, Overloaded, Validation, Tokenizer, Empty
+    /// (our finer kinds are reported as the TEI kind a TEI client expects).
+    var teiType: String {
+        switch self {
+        case .inputTooLarge, .batchTooLarge, .invalidJSON, .payloadTooLarge, .unauthorized, .notFound, .conflict:
+            APIErrorKind.validation.rawValue
+        case .modelType: APIErrorKind.backend.rawValue
+        default: rawValue
+        }
+    }
 
     func status(for family: APIFamily) -> HTTPResponse.Status {
-        if self == .inputTooLarge { return family == .tei ? .contentTooLarge : .unprocessableContent }
+        if self == .backend && family != .tei { return .internalServerError }
         return status
     }
 
+    /// The status on TEI routes.
     var status: HTTPResponse.Status {
         switch self {
-        case .validation, .tokenizer, .inputTooLarge: .unprocessableContent
+        case .validation, .tokenizer, .inputTooLarge, .batchTooLarge: .unprocessableContent
         case .empty, .invalidJSON: .badRequest
         case .overloaded: .tooManyRequests
         case .payloadTooLarge: .contentTooLarge
@@ -49,14 +63,15 @@ public enum APIErrorKind: String, Sendable {
         case .notFound: .notFound
         case .conflict: .conflict
         case .unavailable: .serviceUnavailable
-        case .backend: .internalServerError
+        case .modelType, .backend: .init(code: 424, reasonPhrase: "Failed Dependency")
         }
     }
 
     /// OpenAI's `error.type`.
     var openAIType: String {
         switch self {
-        case .validation, .inputTooLarge, .tokenizer, .empty, .invalidJSON, .payloadTooLarge: "invalid_request_error"
+        case .validation, .inputTooLarge, .batchTooLarge, .tokenizer, .empty, .invalidJSON, .payloadTooLarge, .modelType:
+            "invalid_request_error"
         case .overloaded: "rate_limit_error"
         case .unauthorized: "authentication_error"
         case .notFound: "not_found_error"
@@ -65,8 +80,33 @@ public enum APIErrorKind: String, Sendable {
         }
     }
 
-    /// Label of `te_request_failure{err=...}`.
-    var metricLabel: String { teiType.lowercased() }
+    /// OpenAI's `error.code` (a short machine-readable string).
+    var openAICode: String {
+        switch self {
+        case .inputTooLarge: "context_length_exceeded"
+        case .batchTooLarge: "batch_too_large"
+        case .modelType: "model_not_supported"
+        default: teiType.lowercased()
+        }
+    }
+
+    /// Label of `te_request_failure{err=...}`: TEI's values (validation, batch_size, tokenization,
+    /// model_type, overloaded, inference), and ours for the failures TEI does not count.
+    var metricLabel: String {
+        switch self {
+        case .validation, .inputTooLarge, .empty, .invalidJSON: "validation"
+        case .batchTooLarge: "batch_size"
+        case .tokenizer: "tokenization"
+        case .modelType: "model_type"
+        case .overloaded: "overloaded"
+        case .backend: "inference"
+        case .payloadTooLarge: "payload_too_large"
+        case .unauthorized: "unauthorized"
+        case .notFound: "not_found"
+        case .conflict: "conflict"
+        case .unavailable: "unhealthy"
+        }
+    }
 }
 
 /// An error answered to the client with a status and a family-specific JSON body.
@@ -145,17 +185,26 @@ enum APIFamily: Sendable {
     case tei
     /// OpenAI: `{"error": {"message", "type", "param", "code"}}`.
     case openAI
+    /// Jina / Cohere rerank (`/v1/rerank`, `/v2/rerank`): OpenAI's body plus `detail` (read by
+    /// Jina clients such as LangChain's `JinaRerank`) and `message` (Cohere's field).
+    case rerank
 
-    static func of(path: String) -> APIFamily { path.hasPrefix("/v1/") || path == "/v1" ? .openAI : .tei }
+    static func of(path: String) -> APIFamily {
+        if path == "/v1/rerank" || path == "/v2/rerank" { return .rerank }
+        if path.hasPrefix("/v1/") || path == "/v1" || path == "/embeddings" { return .openAI }
+        return .tei
+    }
 
     func body(for error: APIError) -> Data {
+        let detail = OpenAIErrorBody.Detail(message: error.message, type: error.kind.openAIType,
+                                            param: error.param, code: error.kind.openAICode)
         switch self {
         case .tei:
             return (try? JSONEncoder.api.encode(TEIErrorBody(error: error.message, error_type: error.kind.teiType))) ?? Data()
         case .openAI:
-            let body = OpenAIErrorBody(error: .init(message: error.message, type: error.kind.openAIType,
-                                                    param: error.param, code: error.kind.teiType.lowercased()))
-            return (try? JSONEncoder.api.encode(body)) ?? Data()
+            return (try? JSONEncoder.api.encode(OpenAIErrorBody(error: detail))) ?? Data()
+        case .rerank:
+            return (try? JSONEncoder.api.encode(RerankErrorBody(error: detail, detail: error.message, message: error.message))) ?? Data()
         }
     }
 }
@@ -181,4 +230,10 @@ struct OpenAIErrorBody: Codable, Sendable {
         }
     }
     var error: Detail
+}
+
+struct RerankErrorBody: Encodable, Sendable {
+    var error: OpenAIErrorBody.Detail
+    var detail: String
+    var message: String
 }

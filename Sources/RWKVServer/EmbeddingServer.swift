@@ -40,13 +40,22 @@ public struct EmbeddingServer: Sendable {
     /// The router with every route and middleware.
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: CORSMiddleware<BasicRequestContext>(allowedOrigins: config.corsAllowOrigins))
         router.add(middleware: ErrorMiddleware<BasicRequestContext>(metrics: metrics, logger: logger))
         router.add(middleware: PayloadLimitMiddleware<BasicRequestContext>(limit: config.payloadLimit))
         if !config.acceptedKeys.isEmpty { router.add(middleware: AuthMiddleware<BasicRequestContext>(keys: config.acceptedKeys)) }
         router.add(middleware: ConcurrencyLimitMiddleware<BasicRequestContext>(limit: config.maxConcurrentRequests, inFlight: NIOLockedValueBox(0)))
         let service = EmbeddingService(served: served, config: config, metrics: metrics, batcher: batcher)
-        TEIRoutes(service: service, state: state).register(on: router)
+        let collections = self.collections
+        let metrics = self.metrics
+        TEIRoutes(service: service, state: state).register(on: router) {
+            for name in collections.names {
+                guard let stats = try? collections.get(name).stats() else { continue }
+                metrics.setCollection(name: name, documents: stats.documents, textBytes: stats.textBytes)
+            }
+        }
         OpenAIRoutes(service: service).register(on: router)
+        DocsRoutes().register(on: router)
         CollectionRoutes(registry: collections, batcher: batcher, config: config, tokenizer: served.tokenizer).register(on: router)
         return router
     }

@@ -59,6 +59,8 @@ final class EmbeddingService: Sendable {
     /// Embeddings of the inputs (texts or token ids) of one request.
     func embed(_ inputs: EmbeddingInputs, options: EmbedOptions, field: String, timings: RequestTimings) async throws(APIError) -> Embeddings {
         var timings = timings
+        let method = inputs.isSingle ? "single" : "batch"
+        metrics.countRequest(method: method)
         try preparer.checkBatch(count: inputs.count, field: field)
         let tokenStart = ContinuousClock.now
         var sequences: [[Int]] = []
@@ -71,13 +73,78 @@ final class EmbeddingService: Sendable {
         case let .tokens(lists, _):
             for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
         }
+        try preparer.checkBatchTokens(sequences, field: field)
         let tokens = recordTokenization(of: sequences, since: tokenStart, into: &timings)
 
-        let (raw, batch) = try await batcher.embed(sequences, task: options.task)
-        timings.queue = batch.queue
-        timings.inference = batch.inference
+        var raw: [[Float]] = []
+        raw.reserveCapacity(sequences.count)
+        for chunk in engineBatches(sequences) {
+            let (vectors, batch) = try await batcher.embed(Array(sequences[chunk]), task: options.task)
+            raw += vectors
+            timings.queue += batch.queue
+            timings.inference += batch.inference
+        }
+        metrics.countEmbeddings(sequences.count)
+        metrics.countSuccess(method: method)
         let vectors = options.normalize ? raw.map(Self.normalized) : raw
         return Embeddings(vectors: vectors, promptTokens: tokens, timings: timings)
+    }
+
+    /// Splits a client batch into engine batches of at most `maxBatchTokens` tokens (a longer single
+    /// input runs alone), submitted one after the other so that other clients' requests are served
+    /// between them instead of waiting for the whole of a 1000-text batch.
+    func engineBatches(_ sequences: [[Int]]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        var tokens = 0
+        for (i, s) in sequences.enumerated() {
+            if i > start && tokens + s.count > config.maxBatchTokens {
+                ranges.append(start..<i)
+                start = i
+                tokens = 0
+            }
+            tokens += s.count
+        }
+        if start < sequences.count { ranges.append(start..<sequences.count) }
+        return ranges
+    }
+
+    /// Per-token embeddings (TEI's `/embed_all`): the task head applied to the final hidden state of
+    /// every model input position, not normalised. The row of the (last) EOS equals the pooled
+    /// embedding of the single protocol before normalisation.
+    func embedAll(_ inputs: EmbeddingInputs, options: EmbedOptions, field: String,
+                  timings: RequestTimings) async throws(APIError) -> (tokens: [[[Float]]], timings: RequestTimings) {
+        var timings = timings
+        let method = inputs.isSingle ? "single" : "batch"
+        metrics.countRequest(method: method)
+        try preparer.checkBatch(count: inputs.count, field: field)
+        let tokenStart = ContinuousClock.now
+        var sequences: [[Int]] = []
+        switch inputs {
+        case let .texts(texts, _):
+            for text in texts { sequences.append(try preparer.embeddingInput(text: text, options: options, field: field)) }
+        case let .tokens(lists, _):
+            for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
+        }
+        try preparer.checkBatchTokens(sequences, field: field)
+        _ = recordTokenization(of: sequences, since: tokenStart, into: &timings)
+        let model = served.model
+        let task = options.task
+        var result: [[[Float]]] = []
+        for chunk in engineBatches(sequences) {
+            let part = Array(sequences[chunk])
+            let (rows, batch) = try await batcher.exclusive { workspace -> [[[Float]]] in
+                var states = part.map { _ in model.zeroState() }
+                let outputs = try model.forward(part, states: &states, outputs: .all, workspace: workspace)
+                return outputs.map { out in
+                    model.embed(pooled: (0..<out.rowCount).map { Array(out.row($0)) }, task: task, normalize: false)
+                }
+            }
+            result += rows
+            timings.queue += batch.queue
+            timings.inference += batch.inference
+        }
+        return (result, timings)
     }
 
     /// Records the tokenization stage of a request (its duration and tokens) in its timings and the
@@ -101,10 +168,14 @@ final class EmbeddingService: Sendable {
 
     /// Online state-reranker scores of `documents` for `query`, in input order.
     func rerank(query: String, documents: [String], truncate: Bool?, direction: String?, field: String,
-                timings: RequestTimings) async throws(APIError) -> Scores {
+                maxDocumentTokens: Int? = nil, timings: RequestTimings) async throws(APIError) -> Scores {
+        if let m = maxDocumentTokens, m < 1 {
+            throw APIError.validation("`max_tokens_per_doc` must be at least 1", param: "max_tokens_per_doc")
+        }
+        metrics.countRequest(method: "batch")
         var timings = timings
         guard let reranker = served.reranker else {
-            throw APIError(.validation, "this server has no reranker: start it with `--reranker <checkpoint>`")
+            throw APIError(.modelType, "model is not a re-ranker model: this server has no reranker (start it with `--reranker <checkpoint>`)")
         }
         guard !query.isEmpty else { throw .validation("`query` cannot be empty", param: "query") }
         try preparer.checkBatch(count: documents.count, field: field)
@@ -113,14 +184,22 @@ final class EmbeddingService: Sendable {
         var sequences: [[Int]] = []
         for doc in documents {
             sequences.append(try preparer.rerankInput(reranker: reranker, query: query, document: doc,
-                                                      truncate: truncate ?? config.autoTruncate, direction: dir))
+                                                      truncate: truncate ?? config.autoTruncate, direction: dir,
+                                                      maxDocumentTokens: maxDocumentTokens))
             timings.characters += doc.count + query.count
         }
+        try preparer.checkBatchTokens(sequences, field: field)
         let tokens = recordTokenization(of: sequences, since: tokenStart, into: &timings)
 
-        let (scores, batch) = try await batcher.rerank(sequences)
-        timings.queue = batch.queue
-        timings.inference = batch.inference
+        var scores: [RerankScore] = []
+        scores.reserveCapacity(sequences.count)
+        for chunk in engineBatches(sequences) {
+            let (part, batch) = try await batcher.rerank(Array(sequences[chunk]))
+            scores += part
+            timings.queue += batch.queue
+            timings.inference += batch.inference
+        }
+        metrics.countSuccess(method: "batch")
         return Scores(scores: scores, tokens: tokens, timings: timings)
     }
 

@@ -277,7 +277,7 @@ public final class InferenceBatcher: @unchecked Sendable {
                 offset += n
             }
         case .rerank:
-            guard let reranker = served.reranker else { throw APIError(.validation, "no reranker is loaded") }
+            guard let reranker = served.reranker else { throw APIError(.modelType, "model is not a re-ranker model") }
             let scores = try reranker.rerankOnline(tokens: all, workspace: workspace)
             for n in counts {
                 outputs.append(.scores(Array(scores[offset..<offset + n])))

@@ -45,6 +45,29 @@ struct EmbedOptions: Sendable {
     }
 }
 
+extension EmbedOptions {
+    /// The instruction a request asks for: `instruction` itself, or TEI's `prompt_name` preset
+    /// ("query": the default retrieval instruction; "document" / "passage": none).
+    static func instruction(_ instruction: String?, promptName: String?) throws(APIError) -> String? {
+        if let instruction { return instruction }
+        guard let prompt = promptName else { return nil }
+        switch prompt.lowercased() {
+        case "query": return Embedder.defaultInstruction
+        case "document", "passage": return nil
+        default:
+            throw APIError.validation("`prompt_name` must be \"query\", \"document\" or \"passage\" (got \"\(prompt)\")", param: "prompt_name")
+        }
+    }
+
+    /// `dimensions` other than the model's width are refused: EmbeddingRWKV was not trained for
+    /// truncated (Matryoshka) embeddings, so cutting the vector would lose quality silently.
+    static func checkDimensions(_ dimensions: Int?, width: Int) throws(APIError) {
+        guard let d = dimensions, d != width else { return }
+        throw APIError.validation("`dimensions` must be \(width) (or left out): this model was not trained for truncated "
+                                  + "(Matryoshka) embeddings, so it only returns its full width", param: "dimensions")
+    }
+}
+
 extension EmbeddingTask {
     init?(parsing value: String) {
         switch value.lowercased() {
@@ -65,7 +88,15 @@ struct InputPreparer: Sendable {
     func checkBatch(count: Int, field: String) throws(APIError) {
         guard count > 0 else { throw APIError(.empty, "`\(field)` cannot be empty", param: field) }
         guard count <= config.maxClientBatchSize else {
-            throw APIError(.inputTooLarge, "batch size \(count) > maximum allowed batch size \(config.maxClientBatchSize)", param: field)
+            throw APIError(.batchTooLarge, "batch size \(count) > maximum allowed batch size \(config.maxClientBatchSize)", param: field)
+        }
+    }
+
+    /// Checks the model input tokens of a whole request against `maxClientBatchTokens`.
+    func checkBatchTokens(_ sequences: [[Int]], field: String) throws(APIError) {
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        guard tokens <= config.maxClientBatchTokens else {
+            throw APIError(.batchTooLarge, "the request has \(tokens) tokens in all > maximum allowed \(config.maxClientBatchTokens) tokens per request", param: field)
         }
     }
 
@@ -103,7 +134,23 @@ struct InputPreparer: Sendable {
 
     /// The online rerank input of a (query, document) pair: the document is cut to fit the limit.
     func rerankInput(reranker: StateReranker, query: String, document: String, truncate: Bool,
-                     direction: TruncationDirection) throws(APIError) -> [Int] {
+                     direction: TruncationDirection, maxDocumentTokens: Int? = nil) throws(APIError) -> [Int] {
+        if let maxDocumentTokens {
+            // Cohere's `max_tokens_per_doc`: the document is cut to this many tokens first.
+            let doc = reranker.tokenizer.encode(document, addEOS: false)
+            if doc.count > maxDocumentTokens {
+                let head = reranker.tokenizer.encode(StateReranker.instruction + "Document: ", addEOS: false)
+                let queryPart = reranker.tokenizer.encode("\nQuery: \(query)", addEOS: true)
+                let tokens = head + Array(doc.prefix(maxDocumentTokens)) + queryPart
+                guard tokens.count > config.maxInputLength + 1 else { return tokens }
+                guard truncate else {
+                    throw APIError(.inputTooLarge, "input validation error: query and text must have less than \(config.maxInputLength) tokens together. Given: \(tokens.count - 1)", param: "documents")
+                }
+                let room = config.maxInputLength + 1 - queryPart.count - head.count
+                guard room > 0 else { throw .validation("the query alone exceeds the maximum input length \(config.maxInputLength)", param: "query") }
+                return head + Array(doc.prefix(min(room, maxDocumentTokens))) + queryPart
+            }
+        }
         let tokens = reranker.onlineTokens(query: query, document: document)
         let limit = config.maxInputLength + 1  // the EOS is not counted
         guard tokens.count > limit else { return tokens }

@@ -14,6 +14,11 @@ extension JSONEncoder {
 extension Request {
     /// Collects the body (up to `limit` bytes, else 413) and decodes it as JSON `T`.
     func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
+        try decodeJSONBody(T.self, from: try await collectJSONBody(limit: limit))
+    }
+
+    /// The body (up to `limit` bytes, else 413), checked to be non-empty UTF-8.
+    func collectJSONBody(limit: Int) async throws -> Data {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: limit)
@@ -28,8 +33,13 @@ extension Request {
         guard String(validatingUTF8Bytes: data) != nil else {
             throw APIError(.invalidJSON, "request body is not valid UTF-8")
         }
-        return try JSONDecoder().decode(T.self, from: data)
+        return data
     }
+}
+
+/// Decodes a collected request body as JSON `T`.
+func decodeJSONBody<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+    try JSONDecoder().decode(T.self, from: data)
 }
 
 extension String {
@@ -92,5 +102,17 @@ enum EmbeddingInputs: Decodable, Sendable {
         case let .texts(t, _): t.count
         case let .tokens(t, _): t.count
         }
+    }
+
+    /// One input (not a list): TEI's `method="single"`.
+    var isSingle: Bool {
+        switch self {
+        case let .texts(_, single), let .tokens(_, single): single
+        }
+    }
+
+    var isTokenIDs: Bool {
+        if case .tokens = self { return true }
+        return false
     }
 }

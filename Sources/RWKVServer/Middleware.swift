@@ -3,8 +3,8 @@ import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
 
-/// Outermost middleware: renders every error as the JSON body of its API family (TEI or OpenAI),
-/// counts requests, successes and failures, and records request durations.
+/// Outermost middleware: renders every error as the JSON body of its API family (TEI, OpenAI or
+/// Jina/Cohere rerank), counts requests per route and failures per kind, and records request durations.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
     let logger: Logger
@@ -12,10 +12,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let route = Self.routeLabel(request.uri.path)
         let start = ContinuousClock.now
-        metrics.countRequest(route: route)
+        metrics.countReceived(route: route)
         do {
             let response = try await next(request, context)
-            if (200..<300).contains(response.status.code) { metrics.countSuccess(route: route) }
+            metrics.countResponse(route: route, status: response.status.code)
             metrics.requestDuration.record(ContinuousClock.now - start)
             return response
         } catch {
@@ -28,15 +28,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             var headers: HTTPFields = [.contentType: "application/json"]
             if apiError.kind == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
             if apiError.kind == .overloaded || apiError.kind == .unavailable { headers[.retryAfter] = "1" }
-            return Response(status: apiError.kind.status(for: family), headers: headers,
+            let status = apiError.kind.status(for: family)
+            metrics.countResponse(route: route, status: status.code)
+            return Response(status: status, headers: headers,
                             body: .init(byteBuffer: ByteBuffer(bytes: family.body(for: apiError))))
         }
     }
 
-    /// A bounded label set for `te_request_count{method=...}`.
+    /// A bounded label set for the per-route counters.
     static func routeLabel(_ path: String) -> String {
-        let known: Set<String> = ["/embed", "/rerank", "/tokenize", "/decode", "/info", "/health", "/metrics",
-                                  "/v1/embeddings", "/v1/models", "/v1/rerank", "/embed_all", "/similarity"]
+        let known: Set<String> = ["/", "/embed", "/embed_all", "/embeddings", "/similarity", "/predict", "/invocations",
+                                  "/rerank", "/tokenize", "/decode", "/info", "/health", "/ping", "/metrics",
+                                  "/v1/embeddings", "/v1/models", "/v1/rerank", "/v2/rerank", "/docs", "/api-doc/openapi.json"]
         if known.contains(path) { return path }
         if path.hasPrefix("/collections") { return "/collections" }
         return "other"
@@ -78,7 +81,7 @@ struct ConcurrencyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let limit: Int
     let inFlight: NIOLockedValueBox<Int>
 
-    static var exempt: Set<String> { ["/health", "/info", "/metrics", "/v1/models"] }
+    static var exempt: Set<String> { ["/health", "/ping", "/info", "/metrics", "/v1/models", "/docs", "/api-doc/openapi.json"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.exempt.contains(request.uri.path) { return try await next(request, context) }

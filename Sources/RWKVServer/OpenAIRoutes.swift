@@ -1,17 +1,28 @@
 import Foundation
 import Hummingbird
 
-/// OpenAI-compatible `/v1/embeddings` and `/v1/models`, and the Jina/Cohere-style `/v1/rerank`.
-/// Errors on these routes use OpenAI's `{"error": {...}}` body.
+/// OpenAI-compatible `/v1/embeddings` (also at `/embeddings`, for clients whose base URL has no
+/// `/v1`) and `/v1/models`, Jina / Cohere v1 `/v1/rerank` and Cohere v2 `/v2/rerank`.
+/// Errors on the OpenAI routes use OpenAI's `{"error": {...}}` body; the rerank routes add `detail` and `message`.
 struct OpenAIRoutes: Sendable {
     let service: EmbeddingService
     var config: ServerConfiguration { service.config }
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/v1/embeddings") { request, _ in try await embeddings(request) }
+        router.post("/embeddings") { request, _ in try await embeddings(request) }
         router.get("/v1/models") { _, _ in try jsonResponse(models()) }
-        router.post("/v1/rerank") { request, _ in try await rerank(request) }
+        router.post("/v1/rerank") { request, _ in try await rerankV1(request) }
+        router.post("/v2/rerank") { request, _ in try await rerankV2(request) }
     }
+
+    static let tokenIDsRefused = """
+        token-id input is refused: this server would read the ids as RWKV world-tokenizer ids, but OpenAI \
+        clients send tiktoken ids (LangChain's OpenAIEmbeddings does so by default), which would give \
+        meaningless embeddings. Send the texts as strings (LangChain: \
+        OpenAIEmbeddings(..., check_embedding_ctx_length=False)), or start the server with \
+        --accept-token-ids if your ids are RWKV ids.
+        """
 
     func embeddings(_ request: Request) async throws -> Response {
         let timings = RequestTimings()
@@ -22,10 +33,12 @@ struct OpenAIRoutes: Sendable {
         case "base64": base64 = true
         default: throw APIError.validation("`encoding_format` must be \"float\" or \"base64\"", param: "encoding_format")
         }
-        if let d = body.dimensions, d != service.served.dimensions {
-            throw APIError.validation("this model only supports `dimensions` = \(service.served.dimensions)", param: "dimensions")
+        if body.input.isTokenIDs && !config.acceptTokenIDs {
+            throw APIError.validation(Self.tokenIDsRefused, param: "input")
         }
-        let options = try EmbedOptions(task: body.task, protocol: body.protocol, instruction: body.instruction,
+        try EmbedOptions.checkDimensions(body.dimensions, width: service.served.dimensions)
+        let options = try EmbedOptions(task: body.task, protocol: body.protocol,
+                                       instruction: EmbedOptions.instruction(body.instruction, promptName: body.prompt_name),
                                        normalize: body.normalize, truncate: body.truncate,
                                        direction: body.truncation_direction, config: config)
         let result = try await service.embed(body.input, options: options, field: "input", timings: timings)
@@ -46,21 +59,41 @@ struct OpenAIRoutes: Sendable {
         return OpenAIModelList(data: list)
     }
 
-    func rerank(_ request: Request) async throws -> Response {
-        let timings = RequestTimings()
+    func rerankV1(_ request: Request) async throws -> Response {
         let body = try await request.decodeJSON(JinaRerankRequest.self, limit: config.payloadLimit)
-        if let n = body.top_n, n < 1 { throw APIError.validation("`top_n` must be at least 1", param: "top_n") }
-        let texts = body.documents.map(\.text)
-        let result = try await service.rerank(query: body.query, documents: texts, truncate: body.truncate,
-                                              direction: body.truncation_direction, field: "documents", timings: timings)
-        let returnDocuments = body.return_documents ?? true
+        if let fields = body.rank_fields, fields.isEmpty {
+            throw APIError.validation("`rank_fields` cannot be empty", param: "rank_fields")
+        }
+        return try await rerank(query: body.query, documents: body.documents, rankFields: body.rank_fields, model: body.model,
+                                topN: body.top_n, returnDocuments: body.return_documents ?? true, truncate: body.truncate,
+                                direction: body.truncation_direction, maxTokensPerDoc: body.max_tokens_per_doc, version: "1")
+    }
+
+    func rerankV2(_ request: Request) async throws -> Response {
+        let body = try await request.decodeJSON(CohereV2RerankRequest.self, limit: config.payloadLimit)
+        return try await rerank(query: body.query, documents: body.documents, rankFields: nil, model: body.model,
+                                topN: body.top_n, returnDocuments: body.return_documents ?? false, truncate: body.truncate,
+                                direction: body.truncation_direction, maxTokensPerDoc: body.max_tokens_per_doc, version: "2")
+    }
+
+    private func rerank(query: String, documents: [RerankDocument], rankFields: [String]?, model: String?, topN: Int?,
+                        returnDocuments: Bool, truncate: Bool?, direction: String?, maxTokensPerDoc: Int?,
+                        version: String) async throws -> Response {
+        let timings = RequestTimings()
+        if let n = topN, n < 1 { throw APIError.validation("`top_n` must be at least 1", param: "top_n") }
+        var texts: [String] = []
+        for (i, d) in documents.enumerated() { texts.append(try d.text(rankFields: rankFields, index: i)) }
+        let result = try await service.rerank(query: query, documents: texts, truncate: truncate,
+                                              direction: direction, field: "documents",
+                                              maxDocumentTokens: maxTokensPerDoc, timings: timings)
         var results = result.scores.enumerated().map { i, s in
-            JinaRerankResponse.Result(index: i, relevance_score: s.score, document: returnDocuments ? .init(text: texts[i]) : nil)
+            RerankResponse.Result(index: i, relevance_score: s.score, document: returnDocuments ? documents[i].echoed : nil)
         }
         results.sort { $0.relevance_score != $1.relevance_score ? $0.relevance_score > $1.relevance_score : $0.index < $1.index }
-        if let n = body.top_n { results = Array(results.prefix(n)) }
-        let response = JinaRerankResponse(model: body.model ?? config.modelID, results: results,
-                                          usage: .init(total_tokens: result.tokens))
+        if let n = topN { results = Array(results.prefix(n)) }
+        let response = RerankResponse(id: UUID().uuidString.lowercased(), model: model ?? config.modelID, results: results,
+                                      usage: .init(total_tokens: result.tokens),
+                                      meta: .init(api_version: .init(version: version), billed_units: .init(search_units: 1)))
         return try jsonResponse(response, headers: result.timings.headers)
     }
 }

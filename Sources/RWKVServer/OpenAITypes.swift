@@ -13,6 +13,7 @@ struct OpenAIEmbeddingRequest: Decodable, Sendable {
     var normalize: Bool?
     var truncate: Bool?
     var truncation_direction: String?
+    var prompt_name: String?
 }
 
 /// A float vector or its base64 form (little-endian float32), as OpenAI returns them.
@@ -66,20 +67,55 @@ struct OpenAIModelList: Encodable, Sendable {
     var data: [Model]
 }
 
-/// A rerank document: a string, or an object with a `text` field (Jina and Cohere accept both).
+/// A rerank document: a string, or an object (Jina and Cohere accept both). Objects are echoed
+/// whole in the response; the text ranked is their `text` field, or Cohere v1's `rank_fields`.
 struct RerankDocument: Decodable, Sendable {
-    var text: String
+    var value: JSONValue
 
     init(from decoder: any Decoder) throws {
-        if let s = try? decoder.singleValueContainer().decode(String.self) {
-            text = s
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) {
+            value = .string(s)
             return
         }
-        enum Keys: String, CodingKey { case text }
-        text = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .text)
+        let object = try c.decode([String: JSONValue].self)
+        value = .object(object)
+    }
+
+    /// The text the reranker reads: a string document itself; for an object the `rank_fields`
+    /// (default `["text"]`), one field alone as its value, several as `field: value` lines.
+    func text(rankFields: [String]?, index: Int) throws(APIError) -> String {
+        switch value {
+        case let .string(s): return s
+        case let .object(o):
+            let fields = rankFields ?? ["text"]
+            var parts: [(String, String)] = []
+            for field in fields {
+                switch o[field] {
+                case let .string(s)?: parts.append((field, s))
+                case nil, .null?: continue
+                case let other?: parts.append((field, other.text))
+                }
+            }
+            guard !parts.isEmpty else {
+                throw APIError.validation("`documents[\(index)]` has none of the fields \(fields.map { "`\($0)`" }.joined(separator: ", ")) as text",
+                                          param: "documents")
+            }
+            return parts.count == 1 ? parts[0].1 : parts.map { "\($0.0): \($0.1)" }.joined(separator: "\n")
+        default:
+            throw APIError.validation("`documents[\(index)]` must be a string or an object", param: "documents")
+        }
+    }
+
+    /// The document as echoed in a response: objects whole, strings as `{"text": ...}`.
+    var echoed: JSONValue {
+        if case let .string(s) = value { return .object(["text": .string(s)]) }
+        return value
     }
 }
 
+/// `/v1/rerank`: Jina's request, with Cohere v1's fields (`rank_fields`, `max_chunks_per_doc`
+/// is accepted and ignored) and `max_tokens_per_doc`.
 struct JinaRerankRequest: Decodable, Sendable {
     var query: String
     var documents: [RerankDocument]
@@ -88,19 +124,41 @@ struct JinaRerankRequest: Decodable, Sendable {
     var return_documents: Bool?
     var truncate: Bool?
     var truncation_direction: String?
+    var rank_fields: [String]?
+    var max_tokens_per_doc: Int?
 }
 
-struct JinaRerankResponse: Encodable, Sendable {
+/// `/v2/rerank` (Cohere v2): documents are strings (objects with `text` are taken too).
+struct CohereV2RerankRequest: Decodable, Sendable {
+    var query: String
+    var documents: [RerankDocument]
+    var model: String?
+    var top_n: Int?
+    var max_tokens_per_doc: Int?
+    var return_documents: Bool?
+    var truncate: Bool?
+    var truncation_direction: String?
+}
+
+/// The rerank response read by Jina and Cohere clients alike (Jina: `model`, `usage`; Cohere: `id`, `meta`).
+struct RerankResponse: Encodable, Sendable {
     struct Result: Encodable, Sendable {
-        struct Document: Encodable, Sendable { var text: String }
         var index: Int
         var relevance_score: Float
-        var document: Document?
+        var document: JSONValue?
     }
     struct Usage: Encodable, Sendable { var total_tokens: Int }
+    struct Meta: Encodable, Sendable {
+        struct Version: Encodable, Sendable { var version: String }
+        struct Billed: Encodable, Sendable { var search_units: Int }
+        var api_version: Version
+        var billed_units: Billed
+    }
+    var id: String
     var model: String
     var results: [Result]
     var usage: Usage
+    var meta: Meta
 }
 
 /// Standard base64 with padding (no Foundation dependency in the hot path).

@@ -12,8 +12,12 @@ public struct ServerConfiguration: Sendable {
     public var maxBatchTokens: Int = 16384
     /// Requests coalesced into one forward pass at most.
     public var maxBatchRequests: Int = 64
-    /// Inputs one request may carry.
-    public var maxClientBatchSize: Int = 32
+    /// Inputs one request may carry. Generous (TEI's default is 32) because common clients send
+    /// large batches: LangChain `OpenAIEmbeddings` 1000 texts per call, LlamaIndex 100; the service
+    /// splits them into engine batches of at most `maxBatchTokens` tokens.
+    public var maxClientBatchSize: Int = 2048
+    /// Model input tokens one request may carry in all (the real bound on a request's work).
+    public var maxClientBatchTokens: Int = 1 << 20
     /// Tokens of one input text (before the EOS / protocol tokens are added).
     public var maxInputLength: Int = 8192
     /// In-flight requests beyond this are answered 429.
@@ -40,6 +44,12 @@ public struct ServerConfiguration: Sendable {
     public var batchLinger: Duration = .milliseconds(5)
     /// Rows per engine step of the inference worker's workspace.
     public var workspaceRows: Int = 2048
+    /// Take token-id input on `/v1/embeddings`. Off by default: OpenAI clients (LangChain's
+    /// `OpenAIEmbeddings` by default) send *tiktoken* ids, which are not RWKV ids, so embedding them
+    /// would silently produce garbage.
+    public var acceptTokenIDs: Bool = false
+    /// Origins browsers may call from (CORS). nil: any origin (`*`), as TEI does by default.
+    public var corsAllowOrigins: [String]? = nil
     /// Collection folders to serve (opened, or created when empty), named after the folder.
     public var collections: [URL] = []
     /// Where collections created through the API go (and whose collections are served); nil: no creation.

@@ -41,22 +41,52 @@ public final class ServerMetrics: Sendable {
         inferenceDuration = registry.makeDurationHistogram(descriptor: Self.d("te_request_inference_duration", "Forward pass duration"), buckets: Self.durationBuckets)
     }
 
-    /// Counts a request to `route` (`te_request_count{method=route}`).
-    func countRequest(route: String) {
-        registry.makeCounter(descriptor: Self.d("te_request_count", "Requests received"), labels: [("method", route)]).increment()
+    /// TEI's request counter: `te_request_count{method="single"|"batch"}` (one input or a list).
+    func countRequest(method: String) {
+        registry.makeCounter(descriptor: Self.d("te_request_count", "Requests received"), labels: [("method", method)]).increment()
     }
 
-    func countSuccess(route: String) {
-        registry.makeCounter(descriptor: Self.d("te_request_success", "Requests answered 2xx"), labels: [("method", route)]).increment()
+    /// TEI's `te_request_success{method="single"|"batch"}`.
+    func countSuccess(method: String) {
+        registry.makeCounter(descriptor: Self.d("te_request_success", "Requests answered 2xx"), labels: [("method", method)]).increment()
     }
 
-    /// Counts a failed request by error kind (`te_request_failure{err=validation}` ...).
+    /// Counts a failed request by error kind (`te_request_failure{err="validation"}`, TEI's values).
     func countFailure(kind: APIErrorKind) {
         registry.makeCounter(descriptor: Self.d("te_request_failure", "Failed requests by kind"), labels: [("err", kind.metricLabel)]).increment()
     }
 
     func countTokens(_ n: Int) {
         registry.makeCounter(descriptor: Self.d("te_request_tokens", "Model input tokens processed")).increment(by: Int64(n))
+    }
+
+    /// TEI's per-input counters (`te_embed_count`, `te_embed_success`).
+    func countEmbeddings(_ n: Int) {
+        registry.makeCounter(descriptor: Self.d("te_embed_count", "Inputs embedded")).increment(by: Int64(n))
+        registry.makeCounter(descriptor: Self.d("te_embed_success", "Inputs embedded successfully")).increment(by: Int64(n))
+    }
+
+    /// Our own family: every HTTP request by route when it arrives
+    /// (`rwkv_emb_http_requests_received{route="/embed"}`), collections and docs included.
+    func countReceived(route: String) {
+        registry.makeCounter(descriptor: Self.d("rwkv_emb_http_requests_received", "HTTP requests received by route"),
+                             labels: [("route", route)]).increment()
+    }
+
+    /// Our own family: every HTTP response by route and status class
+    /// (`rwkv_emb_http_responses{route="/embed",status="2xx"}`).
+    func countResponse(route: String, status: Int) {
+        registry.makeCounter(descriptor: Self.d("rwkv_emb_http_responses", "HTTP responses by route and status class"),
+                             labels: [("route", route), ("status", "\(status / 100)xx")]).increment()
+    }
+
+    /// Our own family: per-collection gauges, set when `/metrics` is scraped
+    /// (`rwkv_emb_collection_documents{collection}`, `rwkv_emb_collection_text_bytes{collection}`).
+    func setCollection(name: String, documents: Int, textBytes: Int) {
+        registry.makeGauge(descriptor: Self.d("rwkv_emb_collection_documents", "Documents in a served collection"),
+                           labels: [("collection", name)]).set(Int64(documents))
+        registry.makeGauge(descriptor: Self.d("rwkv_emb_collection_text_bytes", "Bytes of document text in a served collection"),
+                           labels: [("collection", name)]).set(Int64(textBytes))
     }
 
     /// The Prometheus text exposition.

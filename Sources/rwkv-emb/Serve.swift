@@ -11,8 +11,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve embeddings and reranking over HTTP (TEI / OpenAI / Jina compatible).",
         discussion: """
-            Routes: POST /embed /rerank /tokenize /decode, GET /info /health /metrics (TEI); \
-            POST /v1/embeddings, GET /v1/models, POST /v1/rerank (OpenAI, Jina/Cohere). \
+            Routes: POST /embed /embed_all /similarity /rerank /tokenize /decode / /invocations, \
+            GET /info /health /ping /metrics (TEI); POST /v1/embeddings /embeddings, GET /v1/models (OpenAI); \
+            POST /v1/rerank (Jina, Cohere v1), /v2/rerank (Cohere v2). The OpenAPI document is at \
+            /api-doc/openapi.json, a browsable page at /docs. \
             SIGTERM or SIGINT finishes in-flight requests and exits 0.
             """
     )
@@ -51,8 +53,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Longest wait (ms) for more requests before a pass when fewer are queued than the last pass served (0: none).")
     var batchLingerMs = 5
 
-    @Option(help: "Inputs one request may carry.")
-    var maxClientBatchSize = 32
+    @Option(help: "Inputs one request may carry (split into engine batches of --max-batch-tokens).")
+    var maxClientBatchSize = 2048
+
+    @Option(help: "Model input tokens one request may carry in all.")
+    var maxClientBatchTokens = 1 << 20
+
+    @Flag(name: .customLong("accept-token-ids"), help: "Take token ids on /v1/embeddings (refused by default: OpenAI clients send tiktoken ids, not RWKV ids).")
+    var acceptTokenIDs = false
+
+    @Option(help: ArgumentHelp("Origin browsers may call from (repeatable; default: any, as TEI).", valueName: "origin"))
+    var corsAllowOrigin: [String] = []
 
     @Option(help: "Tokens of one input at most (longer: 422, or cut when the request asks to truncate).")
     var maxInputLength = 8192
@@ -94,7 +105,8 @@ struct Serve: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         for (name, value) in [("--max-batch-tokens", maxBatchTokens), ("--max-batch-requests", maxBatchRequests),
-                              ("--max-client-batch-size", maxClientBatchSize), ("--max-input-length", maxInputLength),
+                              ("--max-client-batch-size", maxClientBatchSize), ("--max-client-batch-tokens", maxClientBatchTokens),
+                              ("--max-input-length", maxInputLength),
                               ("--max-concurrent-requests", maxConcurrentRequests), ("--payload-limit", payloadLimit),
                               ("--request-read-timeout", requestReadTimeout), ("--idle-timeout", idleTimeout),
                               ("--max-connections", maxConnections)] where value < 1 {
@@ -114,6 +126,9 @@ struct Serve: AsyncParsableCommand {
         config.maxBatchTokens = maxBatchTokens
         config.maxBatchRequests = maxBatchRequests
         config.maxClientBatchSize = maxClientBatchSize
+        config.maxClientBatchTokens = maxClientBatchTokens
+        config.acceptTokenIDs = acceptTokenIDs
+        config.corsAllowOrigins = corsAllowOrigin.isEmpty ? nil : corsAllowOrigin
         config.batchLinger = .milliseconds(max(0, batchLingerMs))
         config.maxInputLength = maxInputLength
         config.maxConcurrentRequests = maxConcurrentRequests

@@ -37,7 +37,7 @@ final class RouteTests: XCTestCase {
     }
 
     func testOpenAIEmbeddings() async throws {
-        let server = try await TestServer.start()
+        let server = try await TestServer.start { $0.acceptTokenIDs = true }  // token ids are tested below
         defer { Task { try? await server.stop() } }
         let dims = FixtureModel.served.dimensions
 
@@ -78,7 +78,7 @@ final class RouteTests: XCTestCase {
         let singleFloats = try XCTUnwrap(floats(((try single.json() as? [String: Any])?["data"] as? [[String: Any]])?.first?["embedding"]))
         XCTAssertEqual(decoded, singleFloats)
 
-        // Token ids (one list and a list of lists) give the same vector as the text.
+        // Token ids (one list and a list of lists; with --accept-token-ids) give the same vector as the text.
         let ids = FixtureModel.served.tokenizer.encode("alpha")
         for input: Any in [ids, [ids, ids]] {
             let t = try await server.post("/v1/embeddings", json: ["input": input])
@@ -192,6 +192,6 @@ final class RouteTests: XCTestCase {
                      "te_request_queue_duration", "te_request_inference_duration", "te_request_tokens"] {
             XCTAssertTrue(metrics.text.contains(name), name)
         }
-        XCTAssertEqual(metricValue(metrics.text, #"te_request_success{method="/embed"}"#), 1)
+        XCTAssertEqual(metricValue(metrics.text, #"te_request_success{method="single"}"#), 1)
     }
 }

@@ -134,7 +134,7 @@ enum TestHTTP {
     }
 }
 
-/// Polls a server's `/metrics` until `te_request_count{method="<route>"}` reaches `count` (so that a
+/// Polls a server's `/metrics` until `rwkv_emb_http_requests_received{route="<route>"}` reaches `count` (so that a
 /// request is known to be in flight before a shutdown is triggered), for at most `timeout` seconds.
 func waitUntilReceived(port: Int, route: String, count: Double = 1, timeout: Double = 20) async throws {
     let deadline = Date().addingTimeInterval(timeout)
@@ -143,7 +143,7 @@ func waitUntilReceived(port: Int, route: String, count: Double = 1, timeout: Dou
         request.method = .GET
         if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)),
            let body = try? await response.body.collect(upTo: 16 << 20),
-           let value = metricValue(String(decoding: body.readableBytesView, as: UTF8.self), "te_request_count{method=\"\(route)\"}"),
+           let value = metricValue(String(decoding: body.readableBytesView, as: UTF8.self), "rwkv_emb_http_requests_received{route=\"\(route)\"}"),
            value >= count {
             return
         }
