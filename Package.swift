@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Text <-> token ids (RWKV "world" vocabulary, greedy longest byte match).
@@ -66,7 +67,11 @@ let package = Package(
         // Collections: documents, embeddings and cached reranker states on disk; search + offline reranking.
         .target(
             name: "RWKVRetrieval",
-            dependencies: ["EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels"]
+            dependencies: [
+                "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // HTTP service: TEI / OpenAI / Jina-compatible routes over a dynamic batcher (Hummingbird 2).
         .target(
@@ -102,7 +107,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RWKVRetrievalTests",
-            dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport"]
+            dependencies: [
+                "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "RWKVTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "RWKVHubTests",
