@@ -58,12 +58,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         if fm.fileExists(atPath: databaseURL(url).path) || fm.fileExists(atPath: url.appendingPathComponent(LegacyCollection.manifestName).path) {
             throw RetrievalError.alreadyExists(path: url.path)
         }
-        if configuration.passages.maxTokens < 1 || configuration.passages.overlapTokens < 0
-            || configuration.passages.overlapTokens >= configuration.passages.maxTokens {
-            _ = try PassageSplitter(tokenizer: models.tokenizer, options: configuration.passages)  // its typed error
-            throw RetrievalError.invalidInput("passage overlap must be below the passage length")
-        }
-        _ = try PassageSplitter(tokenizer: models.tokenizer, options: configuration.passages)
+        _ = try PassageSplitter(tokenizer: models.tokenizer, options: configuration.passages)  // checks the options
         do { try fm.createDirectory(at: url.appendingPathComponent(CollectionSchema.segmentsFolder), withIntermediateDirectories: true) } catch {
             throw RetrievalError.io(path: url.path, operation: "create directory", message: "\(error.localizedDescription)")
         }

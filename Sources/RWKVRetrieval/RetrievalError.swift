@@ -28,6 +28,8 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
     case legacyFormat(path: String, version: Int)
     /// SQLite refused an operation.
     case database(path: String, message: String)
+    /// Passage options out of range (the message names the option and the allowed range).
+    case invalidPassageOptions(String)
 
     public var description: String {
         switch self {
@@ -44,6 +46,7 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
         case let .modelsRequired(s): "models required: \(s)"
         case let .legacyFormat(p, v): "\(p) is a version-\(v) collection, which is read-only: convert it with `rwkv-emb migrate --collection \(p)`"
         case let .database(p, m): "\(p): SQLite: \(m)"
+        case let .invalidPassageOptions(s): "invalid passage options: \(s)"
         }
     }
 

@@ -105,7 +105,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             switch e {
             case .notACollection: return .init(.notFound, e.description)
             case .alreadyExists, .locked, .modelMismatch, .configurationMismatch: return .init(.conflict, e.description)
-            case .invalidInput, .readOnly, .modelsRequired: return .init(.validation, e.description)
+            case .invalidInput, .readOnly, .modelsRequired, .invalidPassageOptions: return .init(.validation, e.description)
             case .io, .corrupt, .unsupportedVersion: return .init(.backend, e.description)
             case .legacyFormat: return .init(.conflict, e.description)
             case .database: return .init(.backend, e.description)
