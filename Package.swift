@@ -72,6 +72,7 @@ let package = Package(
             dependencies: [
                 "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Retrieval quality: BEIR data sets, trec_eval metrics, TREC runs, the evaluated stages.
@@ -116,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: [
-                "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTestSupport",
+                "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "RWKVTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -1,296 +1,146 @@
 import Foundation
 import EmbeddingRWKV
+import GRDB
+import RWKVKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// A document to add: its id, text and optional metadata (a JSON object as text).
-public struct Document: Sendable, Equatable {
-    public var id: String
-    public var text: String
-    public var metadata: String?
-
-    /// Without an id, a stable one is derived from the content: `sha256:` + 16 hex digits of the text's hash.
-    public init(id: String? = nil, text: String, metadata: String? = nil) {
-        self.id = id ?? Self.contentID(text)
-        self.text = text
-        self.metadata = metadata
-    }
-
-    public static func contentID(_ text: String) -> String {
-        "sha256:" + SHA256Hasher.hex(of: text).prefix(16)
-    }
-
-    /// SHA-256 over text and metadata (what decides whether re-adding changes anything).
-    var contentHash: [UInt8] {
-        var h = SHA256Hasher()
-        h.update(integer: UInt64(text.utf8.count))
-        h.update(text)
-        h.update(metadata ?? "")
-        return h.finalize()
-    }
-}
-
-/// A stored document's description (without its text).
-public struct DocumentSummary: Sendable, Equatable {
-    public var id: String
-    /// Tokens of the state template (`Instruct ...\nDocument: {text}\n`) and of the embedding input.
-    public var stateTokens: Int
-    public var embeddingTokens: Int
-    public var textBytes: Int
-    public var hasState: Bool
-    public var metadata: String?
-}
-
-/// What happened to one document of an `add`.
-public struct AddedDocument: Sendable, Equatable {
-    public enum Outcome: String, Sendable { case added, updated, unchanged }
-    public var id: String
-    public var outcome: Outcome
-    /// Tokens processed (0 when unchanged).
-    public var tokens: Int
-}
-
-/// Reported after each committed (durable) batch.
-public struct AddProgress: Sendable {
-    public var documentsDone: Int
-    public var documentsTotal: Int
-    /// Model tokens processed so far (embedding input + state template).
-    public var tokensDone: Int
-    /// The documents of this batch, durable now.
-    public var committed: [AddedDocument]
-    /// Seconds so far in: tokenizing and hashing, the model passes, encoding states, writing + fsync.
-    public var prepareSeconds = 0.0, computeSeconds = 0.0, encodeSeconds = 0.0, writeSeconds = 0.0
-}
-
-public struct AddOptions: Sendable {
-    /// A batch is closed at this many documents or `batchTokens` tokens, whichever comes first.
-    public var batchDocuments: Int = 64
-    public var batchTokens: Int = 8192
-    /// Compute and store reranker states (without them, search reranks these documents online).
-    public var storeStates: Bool = true
-    public init(batchDocuments: Int = 64, batchTokens: Int = 8192, storeStates: Bool = true) {
-        self.batchDocuments = batchDocuments
-        self.batchTokens = batchTokens
-        self.storeStates = storeStates
-    }
-}
-
-public struct SearchOptions: Sendable {
-    public var topK: Int = 10
-    /// Embedding-stage candidates that are reranked.
-    public var candidates: Int = 50
-    public var rerank: Bool = true
-    /// Cached states decoded and scored per reranker pass (bounds memory).
-    public var rerankBatch: Int = 16
-    public var instruction: String = Embedder.defaultInstruction
-    public init(topK: Int = 10, candidates: Int = 50, rerank: Bool = true, rerankBatch: Int = 16,
-                instruction: String = Embedder.defaultInstruction) {
-        self.topK = topK
-        self.candidates = candidates
-        self.rerank = rerank
-        self.rerankBatch = rerankBatch
-        self.instruction = instruction
-    }
-}
-
-public struct SearchHit: Sendable {
-    public enum RerankMode: String, Sendable { case offline, online }
-    public var id: String
-    public var text: String
-    public var metadata: String?
-    /// Cosine similarity of the query and document embeddings.
-    public var embeddingScore: Float
-    /// The reranker's logit and sigmoid (nil without reranking).
-    public var rerank: RerankScore?
-    public var rerankMode: RerankMode?
-}
-
-/// Seconds spent in each stage of a search.
-public struct SearchTimings: Sendable, Codable {
-    public var queryEmbedding: Double = 0
-    public var retrieval: Double = 0
-    public var stateLoad: Double = 0
-    public var rerank: Double = 0
-    public var total: Double = 0
-}
-
-public struct RerankResult: Sendable {
-    /// Per requested id: the score and how it was computed (nil: no such document).
-    public var scores: [(score: RerankScore, mode: SearchHit.RerankMode)?]
-    /// Documents reranked online (no cached state).
-    public var online: Int
-    public var stateLoadSeconds: Double
-    public var rerankSeconds: Double
-}
-
-public struct SearchResult: Sendable {
-    public var hits: [SearchHit]
-    public var timings: SearchTimings
-    public var documentCount: Int
-    public var candidatesReranked: Int
-    public var onlineFallbacks: Int
-}
-
-public struct CollectionStats: Sendable {
-    public var documents: Int
-    public var documentsWithState: Int
-    public var stateTokens: Int
-    public var embeddingTokens: Int
-    public var textBytes: Int
-    public var dimension: Int
-    public var stateLayers: Int
-    public var statePrecision: StatePrecision
-    public var shiftPrecision: String
-    public var embeddingBytesPerDocument: Int
-    public var stateBytesPerDocument: Int
-    /// Bytes on disk per file (dead rows/states of replaced or deleted documents included).
-    public var fileBytes: [String: Int]
-    /// Rows of the embedding matrix no longer used (replaced or deleted documents).
-    public var deadRows: Int
-    public var model: ModelFingerprint
-}
-
-/// A retrieval collection in a directory: documents, their L2-normalised [RETR] embeddings and their cached
-/// reranker states, plus search (exact cosine top-candidates, then offline reranking from the states).
+/// A retrieval collection in a directory (format version 2, docs/collection-format-v2.md): documents
+/// split into passages, each with an L2-normalised [RETR] embedding row and a cached reranker state,
+/// in memory-mapped segment files; documents, passages, metadata, the BM25 index and the manifest in
+/// SQLite (`collection.sqlite`, WAL). Search: metadata filter, dense scan and/or BM25, fusion, offline
+/// reranking from the states, grouping by document.
 ///
-/// Thread-safe: any number of concurrent readers (search, list, ...) and writers (add, delete; one at a
-/// time). One process writes a collection at a time (an advisory lock on `lock`).
-/// See ARCHITECTURE.md ("Collections") for the files and their format.
-public final class DocumentCollection: @unchecked Sendable {  // all mutable state behind `rw` / `writer`
+/// Thread-safe: any number of concurrent readers and one writer at a time (add, delete, compact). One
+/// process writes a collection at a time (an advisory lock on `lock`); readers in other processes see
+/// every committed write without reopening. See ARCHITECTURE.md ("Collections").
+public final class DocumentCollection: @unchecked Sendable {  // all mutable state behind `rw` / `writer` / `refreshLock`
     public let url: URL
     public let manifest: CollectionManifest
     public let models: RetrievalModels?
     public let isWritable: Bool
     public let codec: StateCodec
+    /// When compaction runs by itself after writes.
+    public let compaction: CompactionPolicy
+    /// A version-1 collection opened read-only (from its own files).
+    public let isLegacy: Bool
 
-    static let manifestName = "collection.json"
-    static let logName = "documents.log"
-    static let embeddingsName = "embeddings.f32"
-    static let statesName = "states.bin"
-    static let lockName = "lock"
-    static let dataHeaderSize = 64
-    static let embeddingsMagic = Array("RWEM".utf8)
-    static let statesMagic = Array("RWST".utf8)
-
-    struct Entry {
-        var id: String
-        var contentHash: [UInt8]
-        var stateTokens: Int
-        var embeddingTokens: Int
-        var row: Int
-        var stateOffset: Int
-        var stateLength: Int
-        var textOffset: Int
-        var textLength: Int
-        var metadata: String?
-    }
-
-    private let log: StorageFile
-    private let embeddings: StorageFile
-    private let states: StorageFile
+    let db: any DatabaseWriter
+    let segmentsURL: URL
     private let lockFD: Int32
-    private var entries: [String: Entry] = [:]
-    private var rowIDs: [String?] = []
-    private var nextRow = 0
-    private var nextStateOffset = DocumentCollection.dataHeaderSize
-    private let rw = ReadWriteLock()
-    private let writer = NSLock()
-    private let pool = WorkspacePool()
+    /// A version-1 collection's data files, standing in for segment 1.
+    let legacyFiles: (emb: String, states: String)?
+
+    let rw = ReadWriteLock()
+    let writer = NSLock()
+    let refreshLock = NSLock()
+    let pool = WorkspacePool()
+    /// Guarded by `rw`.
+    var table = PassageTable()
+    var embSegments: [Int: SegmentFile] = [:]
+    var stateSegments: [Int: SegmentFile] = [:]
+    var sealedPairs: Set<Int> = []
 
     public var dimension: Int { manifest.dimension }
 
     // MARK: create / open
 
+    static func databaseURL(_ url: URL) -> URL { url.appendingPathComponent(CollectionSchema.databaseName) }
+
     /// Creates a new, empty collection in `url` (the directory may exist but must not hold a collection).
     public static func create(at url: URL, models: RetrievalModels,
-                              configuration: CollectionConfiguration = .init()) throws -> DocumentCollection {
+                              configuration: CollectionConfiguration = .init(),
+                              compaction: CompactionPolicy = .init()) throws -> DocumentCollection {
         let fm = FileManager.default
-        let dir = url.path
-        if fm.fileExists(atPath: url.appendingPathComponent(manifestName).path) {
-            throw RetrievalError.alreadyExists(path: dir)
+        if fm.fileExists(atPath: databaseURL(url).path) || fm.fileExists(atPath: url.appendingPathComponent(LegacyCollection.manifestName).path) {
+            throw RetrievalError.alreadyExists(path: url.path)
         }
-        do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw RetrievalError.io(path: dir, operation: "create directory", message: "\(error.localizedDescription)")
+        _ = try PassageSplitter(tokenizer: models.tokenizer, options: configuration.passages)  // checks the options
+        do { try fm.createDirectory(at: url.appendingPathComponent(CollectionSchema.segmentsFolder), withIntermediateDirectories: true) } catch {
+            throw RetrievalError.io(path: url.path, operation: "create directory", message: "\(error.localizedDescription)")
         }
-        let c = models.model.width
-        let stateLayers = models.stateLayers
-        let codec = StateCodec(precision: configuration.statePrecision, layerCount: stateLayers, embeddingSize: c)
-        // Data files first (a crash before the manifest leaves a directory that is not a collection yet).
-        for name in [logName, embeddingsName, statesName] {
-            let path = url.appendingPathComponent(name).path
-            let f = try StorageFile(path: path, writable: true, create: true)
-            try f.truncate(to: 0)
-            var header: [UInt8]
-            switch name {
-            case logName: header = DocumentLog.header()
-            case embeddingsName:
-                var w = ByteWriter()
-                w.bytes(embeddingsMagic); w.u32(1); w.u32(UInt32(c)); w.u32(0)
-                header = w.data
-            default:
-                var w = ByteWriter()
-                w.bytes(statesMagic); w.u32(1); w.u32(configuration.statePrecision.code); w.u32(UInt32(stateLayers))
-                w.u32(UInt32(c)); w.u32(UInt32(codec.blobBytes))
-                header = w.data
-            }
-            if name != logName { header += [UInt8](repeating: 0, count: dataHeaderSize - header.count) }
-            try f.write(header, at: 0)
-            try f.sync()
+        let manifest = newManifest(models: models, configuration: configuration)
+        // The schema and manifest in one transaction in a temporary file, renamed into place: a directory
+        // without `collection.sqlite` is not a collection yet.
+        let tmp = url.appendingPathComponent(CollectionSchema.databaseName + ".creating")
+        try? fm.removeItem(at: tmp)
+        do {
+            let queue = try DatabaseQueue(path: tmp.path, configuration: CollectionSchema.configuration())
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            try queue.write { db in try CollectionSchema.create(db, manifest: manifest) }
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try queue.close()
+        } catch let e as RetrievalError { throw e } catch {
+            throw RetrievalError.database(path: tmp.path, message: "\(error)")
         }
-        let formatter = ISO8601DateFormatter()
-        let manifest = CollectionManifest(
+        for suffix in ["-wal", "-shm"] { try? fm.removeItem(atPath: tmp.path + suffix) }
+        guard rename(tmp.path, databaseURL(url).path) == 0 else { throw RetrievalError.errno(tmp.path, "rename") }
+        syncDirectory(url.path)
+        return try open(at: url, models: models, writable: true, compaction: compaction)
+    }
+
+    static func newManifest(models: RetrievalModels, configuration: CollectionConfiguration) -> CollectionManifest {
+        CollectionManifest(
             format: CollectionManifest.formatName, version: CollectionManifest.currentVersion,
-            created: formatter.string(from: Date()), model: models.fingerprint,
+            created: CollectionSchema.timestamp(), model: models.fingerprint,
             embeddingCheckpoint: configuration.embeddingCheckpoint, rerankerCheckpoint: configuration.rerankerCheckpoint,
-            inputProtocol: configuration.inputProtocol.rawValue, dimension: c, stateLayers: stateLayers,
+            inputProtocol: configuration.inputProtocol.rawValue, dimension: models.model.width, stateLayers: models.stateLayers,
             statePrecision: configuration.statePrecision,
             shiftPrecision: configuration.statePrecision == .fp32 ? "fp32" : "fp16",
             stateTemplate: StateReranker.instruction + "Document: {text}\n",
-            queryInstruction: Embedder.defaultInstruction)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(manifest)
-        let tmp = url.appendingPathComponent(manifestName + ".tmp")
-        let tmpFile = try StorageFile(path: tmp.path, writable: true, create: true)
-        try tmpFile.truncate(to: 0)
-        try tmpFile.write(Array(data), at: 0)
-        try tmpFile.sync()
-        guard rename(tmp.path, url.appendingPathComponent(manifestName).path) == 0 else {
-            throw RetrievalError.errno(tmp.path, "rename")
-        }
-        syncDirectory(dir)
-        return try open(at: url, models: models, writable: true)
+            queryInstruction: Embedder.defaultInstruction,
+            passageTokens: configuration.passages.maxTokens, passageOverlap: configuration.passages.overlapTokens,
+            split: configuration.passages.split)
     }
 
-    /// Reads a collection's manifest without opening it.
+    /// True when `url` holds a collection of either version.
+    public static func exists(at url: URL) -> Bool {
+        FileManager.default.fileExists(atPath: databaseURL(url).path)
+            || FileManager.default.fileExists(atPath: url.appendingPathComponent(LegacyCollection.manifestName).path)
+    }
+
+    /// Reads a collection's manifest without opening it (version 2, or version 1's `collection.json`).
     public static func readManifest(at url: URL) throws -> CollectionManifest {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw RetrievalError.notACollection(path: url.path)
         }
-        let path = url.appendingPathComponent(manifestName)
-        guard let data = FileManager.default.contents(atPath: path.path) else {
-            throw RetrievalError.notACollection(path: url.path)
+        let dbPath = databaseURL(url).path
+        if FileManager.default.fileExists(atPath: dbPath) {
+            do {
+                let queue = try DatabaseQueue(path: dbPath, configuration: CollectionSchema.configuration(readonly: true))
+                defer { try? queue.close() }
+                return try queue.read { db in try checkedManifest(db, url: url) }
+            } catch let e as RetrievalError { throw e } catch {
+                throw RetrievalError.database(path: dbPath, message: "\(error)")
+            }
         }
-        struct Probe: Decodable { var format: String?; var version: Int? }
-        guard let probe = try? JSONDecoder().decode(Probe.self, from: data),
-              probe.format == CollectionManifest.formatName, let version = probe.version else {
-            throw RetrievalError.corrupt(path: path.path, reason: "not a collection manifest")
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent(LegacyCollection.manifestName).path) {
+            return try LegacyCollection.readManifest(at: url)
         }
-        guard version == CollectionManifest.currentVersion else {
-            throw RetrievalError.unsupportedVersion(path: url.path, found: version, supported: CollectionManifest.currentVersion)
+        throw RetrievalError.notACollection(path: url.path)
+    }
+
+    static func checkedManifest(_ db: Database, url: URL) throws -> CollectionManifest {
+        let manifest = try CollectionSchema.readManifest(db, path: databaseURL(url).path)
+        guard manifest.format == CollectionManifest.formatName else {
+            throw RetrievalError.corrupt(path: databaseURL(url).path, reason: "not a collection manifest")
         }
-        do { return try JSONDecoder().decode(CollectionManifest.self, from: data) } catch {
-            throw RetrievalError.corrupt(path: path.path, reason: "\(error)")
+        guard manifest.version == CollectionManifest.currentVersion else {
+            throw RetrievalError.unsupportedVersion(path: url.path, found: manifest.version, supported: CollectionManifest.currentVersion)
         }
+        return manifest
     }
 
     /// Opens an existing collection. `models` (needed for adding and searching) must be the ones the
-    /// collection was built with. A writable open takes the collection's write lock and repairs a torn tail.
-    public static func open(at url: URL, models: RetrievalModels?, writable: Bool = false) throws -> DocumentCollection {
+    /// collection was built with. A writable open takes the collection's write lock and removes what an
+    /// interrupted write left (bytes past the committed ends, segment files no row refers to). A version-1
+    /// collection opens read-only (writable: `RetrievalError.legacyFormat`).
+    public static func open(at url: URL, models: RetrievalModels?, writable: Bool = false,
+                            compaction: CompactionPolicy = .init()) throws -> DocumentCollection {
         let manifest = try readManifest(at: url)
         if let models {
             let given = models.fingerprint
@@ -298,28 +148,41 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 throw RetrievalError.modelMismatch(collection: manifest.model.description, given: given.description)
             }
         }
-        return try DocumentCollection(url: url, manifest: manifest, models: models, writable: writable)
+        if manifest.version == 1 {
+            if writable { throw RetrievalError.legacyFormat(path: url.path, version: 1) }
+            let (queue, files) = try LegacyCollection.inMemoryDatabase(at: url, manifest: manifest)
+            return try DocumentCollection(url: url, manifest: manifest, models: models, writable: false, db: queue,
+                                          compaction: compaction, legacyFiles: files)
+        }
+        let pool = try CollectionSchema.open(path: databaseURL(url).path)
+        return try DocumentCollection(url: url, manifest: manifest, models: models, writable: writable, db: pool,
+                                      compaction: compaction, legacyFiles: nil)
     }
 
     /// Opens the collection in `url`, creating it first when the directory holds none.
     public static func openOrCreate(at url: URL, models: RetrievalModels,
-                                    configuration: CollectionConfiguration = .init()) throws -> DocumentCollection {
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent(manifestName).path) {
-            return try open(at: url, models: models, writable: true)
-        }
-        return try create(at: url, models: models, configuration: configuration)
+                                    configuration: CollectionConfiguration = .init(),
+                                    compaction: CompactionPolicy = .init()) throws -> DocumentCollection {
+        if exists(at: url) { return try open(at: url, models: models, writable: true, compaction: compaction) }
+        return try create(at: url, models: models, configuration: configuration, compaction: compaction)
     }
 
-    private init(url: URL, manifest: CollectionManifest, models: RetrievalModels?, writable: Bool) throws {
+    private init(url: URL, manifest: CollectionManifest, models: RetrievalModels?, writable: Bool,
+                 db: any DatabaseWriter, compaction: CompactionPolicy, legacyFiles: (emb: String, states: String)?) throws {
         self.url = url
         self.manifest = manifest
         self.models = models
+        self.db = db
+        self.compaction = compaction
+        self.legacyFiles = legacyFiles
+        isLegacy = legacyFiles != nil
         isWritable = writable
+        segmentsURL = url.appendingPathComponent(CollectionSchema.segmentsFolder)
         codec = StateCodec(precision: manifest.statePrecision, layerCount: manifest.stateLayers, embeddingSize: manifest.dimension)
-        func path(_ name: String) -> String { url.appendingPathComponent(name).path }
         if writable {
-            let fd = posixOpen(path(Self.lockName), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw RetrievalError.errno(path(Self.lockName), "open") }
+            let path = url.appendingPathComponent(CollectionSchema.lockName).path
+            let fd = posixOpen(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw RetrievalError.errno(path, "open") }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
                 close(fd)
                 throw RetrievalError.locked(path: url.path)
@@ -329,10 +192,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             lockFD = -1
         }
         do {
-            log = try StorageFile(path: path(Self.logName), writable: writable, create: false)
-            embeddings = try StorageFile(path: path(Self.embeddingsName), writable: writable, create: false)
-            states = try StorageFile(path: path(Self.statesName), writable: writable, create: false)
-            try load()
+            if writable { try removeOrphanSegments() }
+            try refresh()
         } catch {
             if lockFD >= 0 { close(lockFD) }
             throw error
@@ -343,454 +204,301 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         if lockFD >= 0 { close(lockFD) }
     }
 
-    /// Replays the log; a writable open cuts a torn tail and unused data past the last record.
-    private func load() throws {
-        try checkHeader(embeddings, Self.embeddingsMagic, [1, UInt32(manifest.dimension)])
-        try checkHeader(states, Self.statesMagic, [1, manifest.statePrecision.code, UInt32(manifest.stateLayers), UInt32(manifest.dimension)])
-        try log.ensureMapped()
-        guard let base = log.base else { throw RetrievalError.corrupt(path: log.path, reason: "empty log") }
-        let (records, validLength, headerValid) = DocumentLog.scan(UnsafeRawBufferPointer(start: base, count: log.size))
-        guard headerValid else { throw RetrievalError.corrupt(path: log.path, reason: "bad header") }
-        var maxRow = -1
-        var stateEnd = Self.dataHeaderSize
-        for scanned in records {
-            switch scanned.record {
-            case let .put(p):
-                if let old = entries[p.id], old.row < rowIDs.count { rowIDs[old.row] = nil }
-                entries[p.id] = Entry(id: p.id, contentHash: p.contentHash, stateTokens: p.stateTokens,
-                                      embeddingTokens: p.embeddingTokens, row: p.row, stateOffset: p.stateOffset,
-                                      stateLength: p.stateLength, textOffset: scanned.textOffset,
-                                      textLength: scanned.textLength, metadata: p.metadata)
-                if p.row >= rowIDs.count { rowIDs += [String?](repeating: nil, count: p.row + 1 - rowIDs.count) }
-                rowIDs[p.row] = p.id
-                maxRow = max(maxRow, p.row)
-                if p.stateLength > 0 { stateEnd = max(stateEnd, p.stateOffset + p.stateLength) }
-            case let .delete(id):
-                if let old = entries.removeValue(forKey: id), old.row < rowIDs.count { rowIDs[old.row] = nil }
-            }
+    /// Segment files no `segments` row names: what a crash before a commit left (a new pair, a compaction's output).
+    private func removeOrphanSegments() throws {
+        try? FileManager.default.createDirectory(at: segmentsURL, withIntermediateDirectories: true)
+        let known = try db.read { db in
+            Set(try Row.fetchAll(db, sql: "SELECT id, kind FROM segments").map { SegmentFile.name(id: $0[0], kind: SegmentFile.Kind(rawValue: $0[1]) ?? .emb) })
         }
-        nextRow = maxRow + 1
-        nextStateOffset = stateEnd
-        let embeddingEnd = Self.dataHeaderSize + nextRow * manifest.dimension * 4
-        guard embeddings.size >= embeddingEnd else {
-            throw RetrievalError.corrupt(path: embeddings.path, reason: "\(embeddings.size) bytes, the log refers to \(embeddingEnd)")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: segmentsURL.path)) ?? []
+        var removed = false
+        for f in files where (f.hasSuffix(".emb") || f.hasSuffix(".states")) && !known.contains(f) {
+            try? FileManager.default.removeItem(at: segmentsURL.appendingPathComponent(f))
+            removed = true
         }
-        guard states.size >= stateEnd else {
-            throw RetrievalError.corrupt(path: states.path, reason: "\(states.size) bytes, the log refers to \(stateEnd)")
-        }
-        if isWritable {
-            // Remove what an interrupted add left behind (never referenced by a complete record).
-            if validLength < log.size { try log.truncate(to: validLength); try log.sync() }
-            if embeddings.size > embeddingEnd { try embeddings.truncate(to: embeddingEnd) }
-            if states.size > stateEnd { try states.truncate(to: stateEnd) }
-        } else {
-            log.size = validLength
-            embeddings.size = embeddingEnd
-            states.size = stateEnd
-        }
-        try embeddings.ensureMapped()
-        try states.ensureMapped()
+        if removed { syncDirectory(segmentsURL.path) }
     }
 
-    private func checkHeader(_ file: StorageFile, _ magic: [UInt8], _ fields: [UInt32]) throws {
-        guard file.size >= Self.dataHeaderSize else { throw RetrievalError.corrupt(path: file.path, reason: "missing header") }
-        let header = try file.read(at: 0, count: 4 + 4 * fields.count)
-        guard Array(header[0..<4]) == magic else { throw RetrievalError.corrupt(path: file.path, reason: "bad magic") }
-        for (i, f) in fields.enumerated() {
-            let v = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 + 4 * i, as: UInt32.self).littleEndian }
-            guard v == f else {
-                throw RetrievalError.corrupt(path: file.path, reason: "header field \(i) is \(v), the manifest says \(f)")
+    func headerFields(_ kind: SegmentFile.Kind) -> [UInt32] {
+        switch kind {
+        case .emb: [UInt32(manifest.dimension), 0]
+        case .states: [manifest.statePrecision.code, UInt32(manifest.stateLayers), UInt32(manifest.dimension), UInt32(codec.blobBytes)]
+        }
+    }
+
+    func segmentPath(id: Int, kind: SegmentFile.Kind) -> String {
+        if let legacyFiles { return kind == .emb ? legacyFiles.emb : legacyFiles.states }
+        return SegmentFile.url(in: segmentsURL, id: id, kind: kind).path
+    }
+
+    // MARK: staying current
+
+    struct SegmentRecord: Sendable {
+        var id: Int
+        var kind: SegmentFile.Kind
+        var sealed: Bool
+        var bytes: Int
+        var key: String { "\(id).\(kind.rawValue)" }
+    }
+
+    private struct Snapshot {
+        var generation: Int64
+        var segments: [SegmentRecord]
+        var rows: [LivePassage]
+        var full: Bool
+    }
+
+    private struct SegmentVanished: Error {}
+
+    /// Brings the in-memory passage view and the segment mappings up to `changes.generation`: new
+    /// passages (id > the highest loaded), a full reload when passages were deleted or segments changed
+    /// (compaction), a remap of segments that grew. One indexed read when nothing changed.
+    func refresh() throws {
+        refreshLock.lock()
+        defer { refreshLock.unlock() }
+        for attempt in 0..<5 {
+            do { return try refreshOnce() } catch is SegmentVanished where attempt < 4 {
+                continue  // a compaction committed and unlinked files between our read and our open: read again
             }
         }
+    }
+
+    private func refreshOnce() throws {
+        let current = rw.read { (table.generation, table.maxID, table.count, Set(segmentKeys())) }
+        let snapshot: Snapshot? = try db.read { db in
+            let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
+            if generation == current.0 { return nil }
+            let segments = try Row.fetchAll(db, sql: "SELECT id, kind, sealed, bytes FROM segments ORDER BY id").map {
+                SegmentRecord(id: $0[0], kind: SegmentFile.Kind(rawValue: $0[1]) ?? .emb, sealed: $0[2] != 0, bytes: $0[3])
+            }
+            var full = current.0 < 0 || Set(segments.map(\.key)) != current.3
+            var rows: [LivePassage] = []
+            if !full {
+                rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages WHERE id > ?", arguments: [current.1]).map(LivePassage.init)
+                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM passages") ?? 0
+                if total != current.2 + rows.count { full = true }  // passages were deleted
+            }
+            if full { rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages").map(LivePassage.init) }
+            return Snapshot(generation: generation, segments: segments, rows: rows, full: full)
+        }
+        guard let snapshot else { return }
+        try apply(snapshot)
+    }
+
+    private func segmentKeys() -> [String] {
+        embSegments.keys.map { "\($0).emb" } + stateSegments.keys.map { "\($0).states" }
+    }
+
+    private func apply(_ s: Snapshot) throws {
+        // Open new segments outside the lock; remap grown ones inside it (readers hold it while scanning).
+        var opened: [String: SegmentFile] = [:]
+        let existing = rw.read { Set(segmentKeys()) }
+        for r in s.segments where !existing.contains(r.key) {
+            let path = segmentPath(id: r.id, kind: r.kind)
+            guard FileManager.default.fileExists(atPath: path) else { throw SegmentVanished() }
+            opened[r.key] = try SegmentFile.open(path, id: r.id, kind: r.kind, committedBytes: r.bytes, fields: headerFields(r.kind),
+                                                 writable: isWritable, legacy: isLegacy)
+        }
+        try rw.write {
+            var emb: [Int: SegmentFile] = [:], states: [Int: SegmentFile] = [:]
+            for r in s.segments {
+                let seg = opened[r.key] ?? (r.kind == .emb ? embSegments[r.id] : stateSegments[r.id])!
+                if seg.committedBytes != r.bytes { try seg.setCommitted(r.bytes) }
+                if r.kind == .emb { emb[r.id] = seg } else { states[r.id] = seg }
+            }
+            embSegments = emb
+            stateSegments = states
+            sealedPairs = Set(s.segments.filter { $0.sealed && $0.kind == .emb }.map(\.id))
+            if s.full { table = PassageTable() }
+            for p in s.rows { table.insert(p) }
+            table.generation = s.generation
+        }
+    }
+
+    /// Applies this process's own committed change (the writer knows it; no reload needed).
+    func applyCommitted(removed: [Int64], added: [LivePassage], generation: Int64, segments: [SegmentFile]) throws {
+        refreshLock.lock()
+        defer { refreshLock.unlock() }
+        try rw.write {
+            for seg in segments {
+                try seg.setCommitted(seg.committedBytes)
+                if seg.kind == .emb { embSegments[seg.id] = seg } else { stateSegments[seg.id] = seg }
+            }
+            guard generation == table.generation + 1 else {
+                table.generation = -1  // out of step (should not happen with one writer): reload below
+                return
+            }
+            for id in removed { table.remove(id) }
+            for p in added { table.insert(p) }
+            table.generation = generation
+        }
+        if rw.read({ table.generation }) < 0 { try refreshOnce() }
     }
 
     // MARK: reading
 
-    public var count: Int { rw.read { entries.count } }
+    /// Documents in the collection.
+    public var count: Int {
+        (try? refresh())
+        return rw.read { table.byDocument.count }
+    }
 
-    public func contains(id: String) -> Bool { rw.read { entries[id] != nil } }
+    public var passageCount: Int {
+        (try? refresh())
+        return rw.read { table.count }
+    }
+
+    public func contains(id: String) -> Bool {
+        (try? refresh())
+        return rw.read { table.byDocument[id] != nil }
+    }
+
+    /// All documents (or those whose metadata matches `filter`), sorted by id.
+    public func list(where filter: MetadataFilter? = nil) throws -> [DocumentSummary] {
+        try refresh()
+        let rows: [(String, Int, String?)] = try db.read { db in
+            var sql = "SELECT d.id, length(CAST(d.text AS BLOB)), d.metadata FROM documents d"
+            var arguments: [DatabaseValue] = []
+            if let filter {
+                let c = filter.sqlCondition(metadataColumn: "d.metadata")
+                sql += " WHERE " + c.sql
+                arguments = c.arguments
+            }
+            sql += " ORDER BY d.id"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { ($0[0], $0[1], $0[2]) }
+        }
+        return rw.read {
+            rows.compactMap { id, bytes, metadata in
+                guard let ids = table.byDocument[id] else { return nil }
+                let ps = ids.compactMap { table.byID[$0] }
+                return DocumentSummary(id: id, stateTokens: ps.reduce(0) { $0 + $1.stateTokens },
+                                       embeddingTokens: ps.reduce(0) { $0 + $1.embeddingTokens }, textBytes: bytes,
+                                       hasState: ps.allSatisfy(\.hasState), passages: ps.count, metadata: metadata)
+            }
+        }
+    }
 
     /// All documents, sorted by id.
-    public func list() -> [DocumentSummary] {
-        rw.read { entries.values.map(summary) }.sorted { $0.id < $1.id }
-    }
+    public func list() -> [DocumentSummary] { (try? list(where: nil)) ?? [] }
 
-    private func summary(_ e: Entry) -> DocumentSummary {
-        DocumentSummary(id: e.id, stateTokens: e.stateTokens, embeddingTokens: e.embeddingTokens,
-                        textBytes: e.textLength, hasState: e.stateLength > 0, metadata: e.metadata)
-    }
+    public func summary(id: String) -> DocumentSummary? { list().first { $0.id == id } }
 
-    public func summary(id: String) -> DocumentSummary? { rw.read { entries[id].map(summary) } }
+    /// A document's passages in order.
+    public func passages(of id: String) -> [PassageSummary] {
+        (try? refresh())
+        return rw.read {
+            (table.byDocument[id] ?? []).compactMap { table.byID[$0] }.map {
+                PassageSummary(id: $0.id, document: $0.document, ordinal: $0.ordinal, start: $0.start, end: $0.end,
+                               embeddingTokens: $0.embeddingTokens, stateTokens: $0.stateTokens, hasState: $0.hasState)
+            }
+        }
+    }
 
     /// A document's text and metadata as stored.
     public func document(id: String) -> Document? {
-        rw.read {
-            guard let e = entries[id] else { return nil }
-            return Document(id: e.id, text: text(e), metadata: e.metadata)
+        try? db.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, text, metadata FROM documents WHERE id = ?", arguments: [id])
+                .map { Document(id: $0[0], text: $0[1], metadata: $0[2]) }
+        }
+    }
+
+    /// Texts of documents by id (one query).
+    func texts(of ids: Set<String>) throws -> [String: (text: String, metadata: String?)] {
+        guard !ids.isEmpty else { return [:] }
+        return try db.read { db in
+            var out: [String: (String, String?)] = [:]
+            let list = Array(ids)
+            for chunkStart in stride(from: 0, to: list.count, by: 500) {
+                let chunk = Array(list[chunkStart..<min(list.count, chunkStart + 500)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT id, text, metadata FROM documents WHERE id IN (\(marks))",
+                                            arguments: StatementArguments(chunk)) {
+                    out[row[0]] = (row[1], row[2])
+                }
+            }
+            return out
+        }
+    }
+
+    /// The stored (L2-normalised) embedding of a passage (the first passage of a document by default).
+    public func embedding(id: String, passage: Int = 0) -> [Float]? {
+        (try? refresh())
+        return rw.read {
+            guard let pid = table.byDocument[id]?.first(where: { table.byID[$0]?.ordinal == passage }),
+                  let p = table.byID[pid] else { return nil }
+            return embeddingRow(p)
         }
     }
 
     /// Caller holds the read lock.
-    private func text(_ e: Entry) -> String {
-        guard e.textLength > 0, let base = log.base else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: base + e.textOffset, count: e.textLength), as: UTF8.self)
+    func embeddingRow(_ p: LivePassage) -> [Float]? {
+        guard let base = embSegments[p.embSegment]?.base else { return nil }
+        let row = (base + SegmentFile.headerSize + p.embRow * dimension * 4).assumingMemoryBound(to: Float.self)
+        return Array(UnsafeBufferPointer(start: row, count: dimension))
     }
 
-    /// The stored (L2-normalised) embedding of a document.
-    public func embedding(id: String) -> [Float]? {
-        rw.read {
-            guard let e = entries[id], let base = embeddings.base else { return nil }
-            let p = (base + Self.dataHeaderSize).assumingMemoryBound(to: Float.self) + e.row * manifest.dimension
-            return Array(UnsafeBufferPointer(start: p, count: manifest.dimension))
+    /// The cached reranker state of a passage, decoded to fp32 (nil when it has none or it fails its checksum).
+    public func state(id: String, passage: Int = 0) -> RWKVState? {
+        (try? refresh())
+        return rw.read {
+            guard let pid = table.byDocument[id]?.first(where: { table.byID[$0]?.ordinal == passage }),
+                  let p = table.byID[pid] else { return nil }
+            return decodeState(p)
         }
     }
 
-    /// The cached reranker state of a document, decoded to fp32 (nil when the document has none).
-    public func state(id: String) -> RWKVState? {
-        rw.read {
-            guard let e = entries[id], e.stateLength > 0, let base = states.base else { return nil }
-            return codec.decode(base + e.stateOffset)
-        }
+    /// Caller holds the read lock. Checks the blob's CRC-32C first: a damaged state is never scored.
+    func decodeState(_ p: LivePassage) -> RWKVState? {
+        guard p.hasState, let seg = stateSegments[p.stateSegment!], let base = seg.base,
+              p.stateOffset + p.stateLength <= seg.committedBytes else { return nil }
+        let blob = base + p.stateOffset
+        guard CRC32C.checksum(UnsafeRawBufferPointer(start: blob, count: p.stateLength)) == p.stateCRC else { return nil }
+        return codec.decode(blob)
     }
 
     public func stats() -> CollectionStats {
-        rw.read {
-            let withState = entries.values.filter { $0.stateLength > 0 }.count
+        (try? refresh())
+        let fm = FileManager.default
+        var files: [String: Int] = [:]
+        var sqlite = 0
+        for suffix in ["", "-wal", "-shm"] {
+            let p = Self.databaseURL(url).path + suffix
+            if let size = (try? fm.attributesOfItem(atPath: p))?[.size] as? Int {
+                files[CollectionSchema.databaseName + suffix] = size
+                sqlite += size
+            }
+        }
+        let textBytes = (try? db.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM documents") }) ?? 0
+        return rw.read {
+            var segmentBytes = 0, headers = 0
+            for seg in Array(embSegments.values) + Array(stateSegments.values) {
+                files[isLegacy ? (seg.path as NSString).lastPathComponent : CollectionSchema.segmentsFolder + "/" + SegmentFile.name(id: seg.id, kind: seg.kind)] = seg.committedBytes
+                segmentBytes += seg.committedBytes
+                headers += SegmentFile.headerSize
+            }
+            let live = table.liveBytes(dimension: dimension).values.reduce(0, +)
+            let passages = Array(table.byID.values)
+            let rows = embSegments.values.reduce(0) { $0 + ($1.committedBytes - SegmentFile.headerSize) / (dimension * 4) }
             return CollectionStats(
-                documents: entries.count, documentsWithState: withState,
-                stateTokens: entries.values.reduce(0) { $0 + $1.stateTokens },
-                embeddingTokens: entries.values.reduce(0) { $0 + $1.embeddingTokens },
-                textBytes: entries.values.reduce(0) { $0 + $1.textLength },
-                dimension: manifest.dimension, stateLayers: manifest.stateLayers,
+                documents: table.byDocument.count, passages: passages.count,
+                passagesWithState: passages.filter(\.hasState).count,
+                documentsWithState: table.byDocument.values.filter { ids in ids.allSatisfy { table.byID[$0]?.hasState ?? false } }.count,
+                stateTokens: passages.reduce(0) { $0 + $1.stateTokens }, embeddingTokens: passages.reduce(0) { $0 + $1.embeddingTokens },
+                textBytes: textBytes, dimension: dimension, stateLayers: manifest.stateLayers,
                 statePrecision: manifest.statePrecision, shiftPrecision: manifest.shiftPrecision,
-                embeddingBytesPerDocument: manifest.dimension * 4, stateBytesPerDocument: codec.blobBytes,
-                fileBytes: [Self.logName: log.fileLength(), Self.embeddingsName: embeddings.fileLength(), Self.statesName: states.fileLength()],
-                deadRows: nextRow - entries.count, model: manifest.model)
+                embeddingBytesPerPassage: dimension * 4, stateBytesPerPassage: codec.blobBytes,
+                fileBytes: files, sqliteBytes: sqlite, deadBytes: max(0, segmentBytes - headers - live), segmentBytes: segmentBytes,
+                deadRows: rows - passages.count, model: manifest.model)
         }
     }
 
-    // MARK: writing
-
-    private func requireWritable() throws -> RetrievalModels {
+    func requireWritable() throws {
+        if isLegacy { throw RetrievalError.legacyFormat(path: url.path, version: 1) }
         guard isWritable else { throw RetrievalError.readOnly(path: url.path) }
-        guard let models else { throw RetrievalError.modelsRequired("adding documents computes embeddings and states") }
-        return models
-    }
-
-    /// Adds documents (replacing documents with the same id whose text or metadata changed; skipping
-    /// unchanged ones), in batches. `progress` runs after each batch is durable on disk.
-    @discardableResult
-    public func add(_ documents: [Document], options: AddOptions = AddOptions(),
-                    progress: ((AddProgress) -> Void)? = nil) throws -> [AddedDocument] {
-        let models = try requireWritable()
-        writer.lock()
-        defer { writer.unlock() }
-        let ws = pool.take()
-        defer { pool.give(ws) }
-        let embedder = Embedder(model: models.model, tokenizer: models.tokenizer, task: .retrieval,
-                                inputProtocol: manifest.protocolValue, normalize: true)
-        var results: [AddedDocument] = []
-        var tokensDone = 0
-        var index = 0
-        let clock = ContinuousClock()
-        var mark = clock.now
-        var phase = [0.0, 0.0, 0.0, 0.0]
-        func lap(_ i: Int) {
-            let now = clock.now
-            let d = (now - mark).components
-            phase[i] += Double(d.seconds) + Double(d.attoseconds) * 1e-18
-            mark = now
-        }
-        while index < documents.count {
-            // Collect a batch of changed documents (unchanged ones are reported right away).
-            var batch: [(doc: Document, hash: [UInt8], embeddingTokens: [Int], stateTokens: [Int], replaces: Bool)] = []
-            var skipped: [AddedDocument] = []
-            var batchTokens = 0
-            var seen = Set<String>()
-            while index < documents.count && batch.count < options.batchDocuments && batchTokens < options.batchTokens {
-                let doc = documents[index]
-                if seen.contains(doc.id) { break }  // a repeated id goes into the next batch, after this one
-                index += 1
-                let hash = doc.contentHash
-                let existing = rw.read { entries[doc.id] }
-                if let existing, existing.contentHash == hash, (existing.stateLength > 0) == options.storeStates {
-                    skipped.append(AddedDocument(id: doc.id, outcome: .unchanged, tokens: 0))
-                    continue
-                }
-                seen.insert(doc.id)
-                let e = embedder.tokens(for: doc.text)
-                let s = options.storeStates ? models.reranker.documentTokens(doc.text) : []
-                batch.append((doc, hash, e, s, existing != nil))
-                batchTokens += e.count + s.count
-            }
-            var committed = skipped
-            lap(0)
-            if !batch.isEmpty {
-                let vectors = try models.model.embed(batch.map(\.embeddingTokens), task: .retrieval, normalize: true, workspace: ws)
-                var stateBlobs: [UInt8] = []
-                if options.storeStates {
-                    let docStates = try models.reranker.documentStates(tokens: batch.map(\.stateTokens), workspace: ws)
-                    lap(1)
-                    stateBlobs = [UInt8](repeating: 0, count: docStates.count * codec.blobBytes)
-                    stateBlobs.withUnsafeMutableBytes { raw in
-                        for (i, s) in docStates.enumerated() { codec.encode(s, into: raw.baseAddress! + i * codec.blobBytes) }
-                    }
-                }
-                lap(options.storeStates ? 2 : 1)
-                // 1. embeddings and states, durable before any record refers to them.
-                let firstRow = nextRow
-                let firstState = nextStateOffset
-                var matrix = [Float]()
-                matrix.reserveCapacity(batch.count * dimension)
-                for v in vectors { matrix += v }
-                try matrix.withUnsafeBytes { raw in
-                    try embeddings.write(raw, at: Self.dataHeaderSize + firstRow * dimension * 4)
-                }
-                try embeddings.sync()
-                if !stateBlobs.isEmpty {
-                    try states.write(stateBlobs, at: firstState)
-                    try states.sync()
-                }
-                // 2. the records (one write, one sync): the commit point.
-                var recordBytes: [UInt8] = []
-                var newEntries: [Entry] = []
-                let logStart = log.size
-                for (i, item) in batch.enumerated() {
-                    let put = DocumentLog.Put(
-                        id: item.doc.id, contentHash: item.hash, stateTokens: item.stateTokens.count,
-                        embeddingTokens: item.embeddingTokens.count, row: firstRow + i,
-                        stateOffset: options.storeStates ? firstState + i * codec.blobBytes : 0,
-                        stateLength: options.storeStates ? codec.blobBytes : 0,
-                        text: item.doc.text, metadata: item.doc.metadata)
-                    let (bytes, textOffset) = DocumentLog.encode(.put(put))
-                    newEntries.append(Entry(id: put.id, contentHash: put.contentHash, stateTokens: put.stateTokens,
-                                            embeddingTokens: put.embeddingTokens, row: put.row, stateOffset: put.stateOffset,
-                                            stateLength: put.stateLength, textOffset: logStart + recordBytes.count + textOffset,
-                                            textLength: item.doc.text.utf8.count, metadata: put.metadata))
-                    recordBytes += bytes
-                }
-                try log.write(recordBytes, at: logStart)
-                try log.sync()
-                // 3. publish to readers.
-                try rw.write {
-                    nextRow = firstRow + batch.count
-                    nextStateOffset = firstState + stateBlobs.count
-                    try log.ensureMapped()
-                    try embeddings.ensureMapped()
-                    try states.ensureMapped()
-                    if rowIDs.count < nextRow { rowIDs += [String?](repeating: nil, count: nextRow - rowIDs.count) }
-                    for e in newEntries {
-                        if let old = entries[e.id] { rowIDs[old.row] = nil }
-                        entries[e.id] = e
-                        rowIDs[e.row] = e.id
-                    }
-                }
-                for item in batch {
-                    let tokens = item.embeddingTokens.count + item.stateTokens.count
-                    tokensDone += tokens
-                    committed.append(AddedDocument(id: item.doc.id, outcome: item.replaces ? .updated : .added, tokens: tokens))
-                }
-            }
-            lap(3)
-            results += committed
-            progress?(AddProgress(documentsDone: results.count, documentsTotal: documents.count,
-                                  tokensDone: tokensDone, committed: committed, prepareSeconds: phase[0],
-                                  computeSeconds: phase[1], encodeSeconds: phase[2], writeSeconds: phase[3]))
-            mark = clock.now
-        }
-        return results
-    }
-
-    /// Deletes documents by id; returns the ids that were present (and are now gone, durably).
-    @discardableResult
-    public func delete(ids: [String]) throws -> [String] {
-        _ = try requireWritableForDelete()
-        writer.lock()
-        defer { writer.unlock() }
-        var present: [String] = []
-        var seen = Set<String>()
-        for id in ids where !seen.contains(id) && rw.read({ entries[id] != nil }) {
-            seen.insert(id)
-            present.append(id)
-        }
-        guard !present.isEmpty else { return [] }
-        var bytes: [UInt8] = []
-        for id in present { bytes += DocumentLog.encode(.delete(id: id)).bytes }
-        try log.write(bytes, at: log.size)
-        try log.sync()
-        try rw.write {
-            try log.ensureMapped()
-            for id in present {
-                if let old = entries.removeValue(forKey: id) { rowIDs[old.row] = nil }
-            }
-        }
-        return present
-    }
-
-    private func requireWritableForDelete() throws -> Bool {
-        guard isWritable else { throw RetrievalError.readOnly(path: url.path) }
-        return true
-    }
-
-    // MARK: search
-
-    /// The best documents for a query: exact cosine top-`candidates` over all embeddings, then (unless
-    /// `rerank` is off) offline reranking from the cached states (online for documents without one),
-    /// ordered by reranker score.
-    public func search(_ query: String, options: SearchOptions = SearchOptions()) throws -> SearchResult {
-        guard let models else { throw RetrievalError.modelsRequired("search embeds the query") }
-        let clock = ContinuousClock()
-        let start = clock.now
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
-        var timings = SearchTimings()
-        let ws = pool.take()
-        defer { pool.give(ws) }
-
-        let embedder = Embedder(model: models.model, tokenizer: models.tokenizer, task: .retrieval,
-                                inputProtocol: manifest.protocolValue, normalize: true)
-        let queryVector = try embedder.embedQueries([query], instruction: options.instruction, workspace: ws)[0]
-        let t1 = clock.now
-        timings.queryEmbedding = seconds(t1 - start)
-
-        let wanted = options.rerank ? max(options.candidates, options.topK) : options.topK
-        var documentCount = 0
-        let candidates: [(id: String, score: Float)] = rw.read {
-            documentCount = entries.count
-            guard let base = embeddings.base, nextRow > 0 else { return [] }
-            let matrix = UnsafePointer((base + Self.dataHeaderSize).assumingMemoryBound(to: Float.self))
-            let scores = VectorSearch.scores(matrix: matrix, rows: nextRow, dimension: dimension, query: queryVector)
-            return VectorSearch.topK(scores, k: wanted) { rowIDs[$0] != nil }.map { (rowIDs[$0.row]!, $0.score) }
-        }
-        let t2 = clock.now
-        timings.retrieval = seconds(t2 - t1)
-
-        var hits = candidates.map { SearchHit(id: $0.id, text: "", metadata: nil, embeddingScore: $0.score) }
-        var online = 0
-        if options.rerank && !hits.isEmpty {
-            let reranked = try rerank(query, ids: hits.map(\.id), batchSize: options.rerankBatch)
-            for (i, r) in reranked.scores.enumerated() {
-                hits[i].rerank = r?.score
-                hits[i].rerankMode = r?.mode
-            }
-            online = reranked.online
-            timings.stateLoad = reranked.stateLoadSeconds
-            timings.rerank = reranked.rerankSeconds
-            hits = hits.filter { $0.rerank != nil }
-            hits.sort { a, b in
-                let x = a.rerank!.logit, y = b.rerank!.logit
-                return x != y ? x > y : a.embeddingScore > b.embeddingScore
-            }
-        }
-        hits = Array(hits.prefix(options.topK))
-        rw.read {
-            for i in hits.indices {
-                if let e = entries[hits[i].id] {
-                    hits[i].text = text(e)
-                    hits[i].metadata = e.metadata
-                }
-            }
-        }
-        timings.total = seconds(clock.now - start)
-        return SearchResult(hits: hits, timings: timings, documentCount: documentCount,
-                            candidatesReranked: options.rerank ? candidates.count : 0, onlineFallbacks: online)
-    }
-
-    /// Reranker scores of one query against stored documents, in the order of `ids`: offline from the cached
-    /// states (decoded `batchSize` at a time), online (the whole template) for documents without a state;
-    /// nil for ids not in the collection.
-    public func rerank(_ query: String, ids: [String], batchSize: Int = 16) throws -> RerankResult {
-        guard let models else { throw RetrievalError.modelsRequired("reranking runs the model") }
-        let clock = ContinuousClock()
-        let start = clock.now
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
-        let ws = pool.take()
-        defer { pool.give(ws) }
-        var result = RerankResult(scores: Array(repeating: nil, count: ids.count), online: 0, stateLoadSeconds: 0, rerankSeconds: 0)
-        let queryTokens = models.reranker.queryTokens(query)
-        var offline: [Int] = [], fallback: [Int] = []
-        rw.read {
-            for (i, id) in ids.enumerated() {
-                guard let e = entries[id] else { continue }
-                if e.stateLength > 0 { offline.append(i) } else { fallback.append(i) }
-            }
-        }
-        for chunkStart in stride(from: 0, to: offline.count, by: max(1, batchSize)) {
-            let chunk = Array(offline[chunkStart..<min(offline.count, chunkStart + max(1, batchSize))])
-            let l0 = clock.now
-            let decoded: [RWKVState?] = rw.read {
-                chunk.map { i in
-                    guard let e = entries[ids[i]], e.stateLength > 0, let base = states.base else { return nil }
-                    return codec.decode(base + e.stateOffset)
-                }
-            }
-            result.stateLoadSeconds += seconds(clock.now - l0)
-            var present: [(Int, RWKVState)] = []
-            for (i, s) in zip(chunk, decoded) {
-                if let s { present.append((i, s)) } else { fallback.append(i) }  // replaced or deleted meanwhile
-            }
-            let scores = try models.reranker.rerankOffline(queryTokens: queryTokens, documentStates: present.map(\.1), workspace: ws)
-            for ((i, _), s) in zip(present, scores) { result.scores[i] = (s, .offline) }
-        }
-        if !fallback.isEmpty {
-            let texts: [String?] = rw.read { fallback.map { i in entries[ids[i]].map(text) } }
-            let pairs = zip(fallback, texts).compactMap { i, t in t.map { (i, $0) } }
-            let scores = try models.reranker.rerankOnline(
-                tokens: pairs.map { models.reranker.onlineTokens(query: query, document: $0.1) }, workspace: ws)
-            for ((i, _), s) in zip(pairs, scores) { result.scores[i] = (s, .online) }
-            result.online = pairs.count
-        }
-        result.rerankSeconds = seconds(clock.now - start) - result.stateLoadSeconds
-        return result
-    }
-
-    /// The scan of the retrieval stage alone (top `k` rows by cosine) for a given query vector.
-    public func nearest(to vector: [Float], k: Int) -> [(id: String, score: Float)] {
-        rw.read {
-            guard let base = embeddings.base, nextRow > 0 else { return [] }
-            let matrix = UnsafePointer((base + Self.dataHeaderSize).assumingMemoryBound(to: Float.self))
-            let scores = VectorSearch.scores(matrix: matrix, rows: nextRow, dimension: dimension, query: vector)
-            return VectorSearch.topK(scores, k: k) { rowIDs[$0] != nil }.map { (rowIDs[$0.row]!, $0.score) }
-        }
     }
 }
 
 @inline(__always)
-private func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
+func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
     open(path, flags, mode)
-}
-
-/// A pthread read-write lock.
-final class ReadWriteLock: @unchecked Sendable {
-    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
-    init() { pthread_rwlock_init(lock, nil) }
-    deinit {
-        pthread_rwlock_destroy(lock)
-        lock.deallocate()
-    }
-    func read<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_rwlock_rdlock(lock)
-        defer { pthread_rwlock_unlock(lock) }
-        return try body()
-    }
-    func write<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_rwlock_wrlock(lock)
-        defer { pthread_rwlock_unlock(lock) }
-        return try body()
-    }
-}
-
-/// Reusable engine workspaces (their buffers are large; one per concurrent operation).
-final class WorkspacePool: @unchecked Sendable {
-    private var free: [Workspace] = []
-    private let lock = NSLock()
-    func take() -> Workspace {
-        lock.lock()
-        defer { lock.unlock() }
-        return free.popLast() ?? Workspace()
-    }
-    func give(_ w: Workspace) {
-        lock.lock()
-        defer { lock.unlock() }
-        if free.count < 4 { free.append(w) }
-    }
 }

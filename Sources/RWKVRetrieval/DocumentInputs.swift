@@ -120,6 +120,9 @@ public enum DocumentInputs {
             let trimmed = line.drop(while: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
             if trimmed.isEmpty || trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             let location = "\(source):\(lineNumber)"
+            guard String(validating: line, as: UTF8.self) != nil else {
+                throw RetrievalError.invalidInput("\(location): not UTF-8 text")
+            }
             let object: Any
             do { object = try JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) } catch {
                 throw RetrievalError.invalidInput("\(location): invalid JSON")
@@ -130,6 +133,7 @@ public enum DocumentInputs {
             guard let text = dict["text"] as? String else {
                 throw RetrievalError.invalidInput("\(location): missing or non-string \"text\"")
             }
+            if text.isEmpty { throw RetrievalError.invalidInput("\(location): empty \"text\"") }
             var id: String?
             switch dict["id"] {
             case nil, is NSNull: id = nil
@@ -145,9 +149,9 @@ public enum DocumentInputs {
             }
             var metadata: String?
             if let m = dict["metadata"], !(m is NSNull) {
-                guard JSONSerialization.isValidJSONObject(m),
+                guard m is [String: Any], JSONSerialization.isValidJSONObject(m),
                       let d = try? JSONSerialization.data(withJSONObject: m, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-                    throw RetrievalError.invalidInput("\(location): \"metadata\" must be a JSON object or array")
+                    throw RetrievalError.invalidInput("\(location): \"metadata\" must be a JSON object")
                 }
                 metadata = String(decoding: d, as: UTF8.self)
             }

@@ -1,4 +1,4 @@
-/// The document log (`documents.log`): the collection's source of truth. A 16-byte header
+/// The version-1 document log (`documents.log`), read to open and migrate version-1 collections. A 16-byte header
 /// (`"RWDL"`, u32 version, 8 reserved bytes), then records appended one after another:
 ///
 ///     u32 magic "REC1" | u32 payload length | u32 CRC-32 of the payload | payload
@@ -161,4 +161,23 @@ struct ByteReader {
         guard let n = u32(), let b = bytes(Int(n)) else { return nil }
         return String(decoding: b, as: UTF8.self)
     }
+}
+
+/// CRC-32 (IEEE, reflected, the zlib one): checksums of version-1 log records (read for migration only).
+enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func checksum(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
+        var c = ~initial
+        table.withUnsafeBufferPointer { t in
+            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        }
+        return ~c
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Errors of the retrieval collection: every message says what is wrong and with which path/id.
 public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
-    /// The directory has no `collection.json` (or is not a directory).
+    /// The directory has no `collection.sqlite` / `collection.json` (or is not a directory).
     case notACollection(path: String)
     /// Creating a collection where one already exists.
     case alreadyExists(path: String)
@@ -24,12 +24,16 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
     case readOnly(path: String)
     /// Search or rerank needs models but none were given.
     case modelsRequired(String)
+    /// A version-1 collection (read-only until migrated).
+    case legacyFormat(path: String, version: Int)
+    /// SQLite refused an operation.
+    case database(path: String, message: String)
     /// Passage options out of range (the message names the option and the allowed range).
     case invalidPassageOptions(String)
 
     public var description: String {
         switch self {
-        case let .notACollection(p): "\(p) is not a collection (no collection.json); create one with `rwkv-emb index --collection \(p) ...`"
+        case let .notACollection(p): "\(p) is not a collection (no collection.sqlite); create one with `rwkv-emb index --collection \(p) ...`"
         case let .alreadyExists(p): "a collection already exists at \(p)"
         case let .unsupportedVersion(p, f, s): "\(p): collection format version \(f) is not supported (this build reads version \(s))"
         case let .modelMismatch(c, g): "model mismatch: the collection was built with \(c), but the given models are \(g); use the same checkpoints or a new collection"
@@ -40,6 +44,8 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
         case let .invalidInput(s): s
         case let .readOnly(p): "\(p) was opened read-only"
         case let .modelsRequired(s): "models required: \(s)"
+        case let .legacyFormat(p, v): "\(p) is a version-\(v) collection, which is read-only: convert it with `rwkv-emb migrate --collection \(p)`"
+        case let .database(p, m): "\(p): SQLite: \(m)"
         case let .invalidPassageOptions(s): "invalid passage options: \(s)"
         }
     }

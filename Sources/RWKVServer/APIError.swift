@@ -147,6 +147,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .alreadyExists, .locked, .modelMismatch, .configurationMismatch: return .init(.conflict, e.description)
             case .invalidInput, .readOnly, .modelsRequired, .invalidPassageOptions: return .init(.validation, e.description)
             case .io, .corrupt, .unsupportedVersion: return .init(.backend, e.description)
+            case .legacyFormat: return .init(.conflict, e.description)
+            case .database: return .init(.backend, e.description)
             }
         case let e as DecodingError: return .init(decodingKind(e), "invalid request body: \(describe(e))")
         case let e as RWKVError:

@@ -28,7 +28,7 @@ final class CollectionRegistry: Sendable {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             let children = (try? FileManager.default.contentsOfDirectory(at: root, includingPropertiesForKeys: nil)) ?? []
             for child in children.sorted(by: { $0.path < $1.path })
-            where FileManager.default.fileExists(atPath: child.appendingPathComponent("collection.json").path) {
+            where DocumentCollection.exists(at: child) {
                 urls.append(child)
             }
         }
@@ -36,7 +36,12 @@ final class CollectionRegistry: Sendable {
             let name = url.standardizedFileURL.lastPathComponent
             guard Self.isValidName(name) else { throw APIError(.validation, "collection folder name \"\(name)\" is not a valid collection name") }
             guard entries.withLockedValue({ $0[name] == nil }) else { continue }
-            let collection = try DocumentCollection.openOrCreate(at: url, models: models)
+            let collection: DocumentCollection
+            if DocumentCollection.exists(at: url), (try? DocumentCollection.readManifest(at: url))?.version == 1 {
+                collection = try DocumentCollection.open(at: url, models: models)  // read-only until `rwkv-emb migrate`
+            } else {
+                collection = try DocumentCollection.openOrCreate(at: url, models: models)
+            }
             entries.withLockedValue { $0[name] = Entry(collection: collection, url: url) }
         }
     }

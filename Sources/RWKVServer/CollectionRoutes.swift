@@ -22,11 +22,12 @@ struct CollectionRoutes: Sendable {
             try registry.delete(name: name)
             return Response(status: .noContent)
         }
-        router.get("/collections/:name/documents") { _, context in try list(try name(context)) }
+        router.get("/collections/:name/documents") { request, context in try list(try name(context), filter: request.uri.queryParameters.get("filter")) }
         router.post("/collections/:name/documents") { request, context in try await add(request, try name(context)) }
         router.post("/collections/:name/documents/delete") { request, context in
             let body = try await request.decodeJSON(DeleteDocumentsRequest.self, limit: config.payloadLimit)
-            return try await delete(try name(context), ids: body.ids)
+            guard body.ids != nil || body.filter != nil else { throw APIError.validation("give `ids` or `filter`", param: "ids") }
+            return try await delete(try name(context), ids: body.ids ?? [], filter: try body.filter.map { try Self.filter($0) })
         }
         router.get("/collections/:name/documents/:id") { _, context in try document(try name(context), id: try id(context)) }
         router.put("/collections/:name/documents/:id") { request, context in try await replace(request, try name(context), id: try id(context)) }
@@ -34,6 +35,8 @@ struct CollectionRoutes: Sendable {
             try await delete(try name(context), ids: [try id(context)], mustExist: true)
         }
         router.post("/collections/:name/search") { request, context in try await search(request, try name(context)) }
+        router.post("/collections/:name/rerank") { request, context in try await rerank(request, try name(context)) }
+        router.post("/collections/:name/compact") { request, context in try await compact(request, try name(context)) }
     }
 
     private func name(_ context: BasicRequestContext) throws -> String {
@@ -54,7 +57,8 @@ struct CollectionRoutes: Sendable {
         return CollectionInfo(name: name, documents: s.documents, documents_with_state: s.documentsWithState,
                               dimension: s.dimension, state_layers: s.stateLayers, state_precision: s.statePrecision.rawValue,
                               protocol: c.manifest.inputProtocol, embedding_tokens: s.embeddingTokens, state_tokens: s.stateTokens,
-                              file_bytes: s.fileBytes)
+                              file_bytes: s.fileBytes, passages: s.passages, format_version: c.manifest.version,
+                              dead_bytes: s.deadBytes, sqlite_bytes: s.sqliteBytes)
     }
 
     func create(_ request: Request) async throws -> Response {
@@ -80,11 +84,19 @@ struct CollectionRoutes: Sendable {
         return try jsonResponse(try info(name), status: .created)
     }
 
-    func list(_ name: String) throws -> Response {
+    /// A `filter` field or parameter: the metadata filter language (a malformed one names the operator or path).
+    static func filter(_ value: JSONValue) throws -> MetadataFilter {
+        do { return try MetadataFilter.parse(json: value.text) } catch {
+            throw APIError.validation("`filter`: \(error)", param: "filter")
+        }
+    }
+
+    func list(_ name: String, filter: String?) throws -> Response {
         let c = try registry.get(name)
-        let docs = c.list().map { s in
+        let parsed = try filter.map { try Self.filter(JSONValue(parsing: $0)) }
+        let docs = try c.list(where: parsed).map { s in
             DocumentListResponse.Item(id: s.id, text_bytes: s.textBytes, embedding_tokens: s.embeddingTokens,
-                                      state_tokens: s.stateTokens, has_state: s.hasState,
+                                      state_tokens: s.stateTokens, has_state: s.hasState, passages: s.passages,
                                       metadata: s.metadata.map(JSONValue.init(parsing:)))
         }
         return try jsonResponse(DocumentListResponse(collection: name, documents: docs))
@@ -134,9 +146,13 @@ struct CollectionRoutes: Sendable {
         return try jsonResponse(AddDocumentsResponse(collection: name, results: items))
     }
 
-    func delete(_ name: String, ids: [String], mustExist: Bool = false) async throws -> Response {
+    func delete(_ name: String, ids: [String], filter: MetadataFilter? = nil, mustExist: Bool = false) async throws -> Response {
         let collection = try registry.get(name)
-        let (deleted, _) = try await batcher.exclusive { _ in try collection.delete(ids: ids) }
+        let (deleted, _) = try await batcher.exclusive { _ in
+            var deleted = try collection.delete(ids: ids)
+            if let filter { deleted += try collection.delete(where: filter) }
+            return deleted
+        }
         if mustExist && deleted.isEmpty {
             throw APIError(.notFound, "no document \"\(ids.first ?? "")\" in \"\(name)\"", param: "id")
         }
@@ -152,20 +168,33 @@ struct CollectionRoutes: Sendable {
         guard (1...1000).contains(topK) else { throw APIError.validation("`top_k` must be in 1...1000", param: "top_k") }
         let candidates = body.candidates ?? max(50, topK)
         guard (1...10000).contains(candidates) else { throw APIError.validation("`candidates` must be in 1...10000", param: "candidates") }
+        var mode = SearchMode.hybrid
+        if let m = body.mode {
+            guard let parsed = SearchMode(rawValue: m.lowercased()) else {
+                throw APIError.validation("`mode` must be dense, lexical or hybrid", param: "mode")
+            }
+            mode = parsed
+        }
+        let filter = try body.filter.map { try Self.filter($0) }
         let options = SearchOptions(topK: topK, candidates: max(candidates, topK), rerank: body.rerank ?? true,
-                                    instruction: body.instruction ?? Embedder.defaultInstruction)
+                                    instruction: body.instruction ?? Embedder.defaultInstruction, mode: mode,
+                                    filter: filter, group: body.group ?? true)
         let query = body.query
         let (result, timings) = try await batcher.exclusive { _ in try collection.search(query, options: options) }
         let hits = result.hits.map { h in
-            SearchResponse.Hit(id: h.id, text: h.text, metadata: h.metadata.map(JSONValue.init(parsing:)),
-                               embedding_score: h.embeddingScore, rerank_score: h.rerank?.score, rerank_logit: h.rerank?.logit,
+            SearchResponse.Hit(id: h.id, passage: h.passage, start: h.start, end: h.end, passage_id: h.passageID, text: h.text,
+                               metadata: h.metadata.map(JSONValue.init(parsing:)),
+                               embedding_score: h.embeddingScore, lexical_score: h.lexicalScore, fused_score: h.fusedScore,
+                               rerank_score: h.rerank?.score, rerank_logit: h.rerank?.logit,
                                rerank_mode: h.rerankMode?.rawValue)
         }
         let t = result.timings
         let response = SearchResponse(
-            collection: name, hits: hits, documents: result.documentCount, candidates_reranked: result.candidatesReranked,
+            collection: name, mode: mode.rawValue, hits: hits, documents: result.documentCount, passages: result.passageCount,
+            matching_passages: result.matchingPassages, candidates_reranked: result.candidatesReranked,
             online_fallbacks: result.onlineFallbacks,
-            timings: .init(query_embedding_ms: t.queryEmbedding * 1000, retrieval_ms: t.retrieval * 1000,
+            timings: .init(query_embedding_ms: t.queryEmbedding * 1000, filter_ms: t.filter * 1000, retrieval_ms: t.retrieval * 1000,
+                           lexical_ms: t.lexical * 1000, fusion_ms: t.fusion * 1000,
                            state_load_ms: t.stateLoad * 1000, rerank_ms: t.rerank * 1000, search_ms: t.total * 1000,
                            queue_ms: Self.ms(timings.queue), total_ms: Self.ms(ContinuousClock.now - start)))
         var headers = HTTPFields()
@@ -173,6 +202,39 @@ struct CollectionRoutes: Sendable {
         headers[HeaderName("x-inference-time")!] = RequestTimings.ms(timings.inference)
         headers[HeaderName("x-total-time")!] = RequestTimings.ms(ContinuousClock.now - start)
         return try jsonResponse(response, headers: headers)
+    }
+
+    /// Reranks given documents (best passage each) or passages from their cached states.
+    func rerank(_ request: Request, _ name: String) async throws -> Response {
+        let collection = try registry.get(name)
+        let body = try await request.decodeJSON(CollectionRerankRequest.self, limit: config.payloadLimit)
+        guard !body.query.isEmpty else { throw APIError.validation("`query` cannot be empty", param: "query") }
+        let ids = body.ids ?? [], passages = body.passages ?? []
+        guard ids.isEmpty != passages.isEmpty else { throw APIError.validation("give either `ids` or `passages`", param: "ids") }
+        guard ids.count + passages.count <= 10000 else { throw APIError.validation("at most 10000 ids", param: "ids") }
+        let query = body.query
+        let (r, _) = try await batcher.exclusive { _ in
+            ids.isEmpty ? try collection.rerank(query, passages: passages) : try collection.rerank(query, ids: ids)
+        }
+        let results = r.scores.enumerated().map { i, s in
+            CollectionRerankResponse.Score(id: ids.isEmpty ? nil : ids[i],
+                                           passage_id: ids.isEmpty ? passages[i] : (i < r.passages.count ? r.passages[i] : nil),
+                                           score: s?.score.score, logit: s?.score.logit, rerank_mode: s?.mode.rawValue)
+        }
+        return try jsonResponse(CollectionRerankResponse(collection: name, results: results, online_fallbacks: r.online,
+                                                         damaged: r.damaged, state_load_ms: r.stateLoadSeconds * 1000,
+                                                         rerank_ms: r.rerankSeconds * 1000))
+    }
+
+    /// Compacts a collection's segments (searches keep running on the old ones until the switch).
+    func compact(_ request: Request, _ name: String) async throws -> Response {
+        let collection = try registry.get(name)
+        let buffer = try await request.body.collect(upTo: config.payloadLimit)
+        let all = buffer.readableBytes == 0 ? false : (try JSONDecoder().decode(CompactRequest.self, from: Data(buffer.readableBytesView)).all ?? false)
+        let (r, _) = try await batcher.exclusive { _ in try collection.compact(all: all) }
+        return try jsonResponse(CompactResponse(collection: name, passages_moved: r.passagesMoved, bytes_copied: r.bytesCopied,
+                                                segments_before: r.segmentsBefore, segments_after: r.segmentsAfter,
+                                                bytes_before: r.bytesBefore, bytes_after: r.bytesAfter, seconds: r.seconds))
     }
 
     static func ms(_ d: Duration) -> Double {

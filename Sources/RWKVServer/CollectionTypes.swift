@@ -19,6 +19,11 @@ struct CollectionInfo: Encodable, Sendable {
     var embedding_tokens: Int
     var state_tokens: Int
     var file_bytes: [String: Int]
+    var passages: Int
+    var format_version: Int
+    /// Segment bytes of replaced or deleted documents (what compaction reclaims).
+    var dead_bytes: Int
+    var sqlite_bytes: Int
 }
 
 struct CollectionList: Encodable, Sendable {
@@ -56,7 +61,9 @@ struct AddDocumentsResponse: Encodable, Sendable {
 }
 
 struct DeleteDocumentsRequest: Decodable, Sendable {
-    var ids: [String]
+    var ids: [String]?
+    /// A metadata filter: delete the documents it matches.
+    var filter: JSONValue?
 }
 
 struct DeleteDocumentsResponse: Encodable, Sendable {
@@ -77,6 +84,7 @@ struct DocumentListResponse: Encodable, Sendable {
         var embedding_tokens: Int
         var state_tokens: Int
         var has_state: Bool
+        var passages: Int
         var metadata: JSONValue?
     }
     var collection: String
@@ -89,15 +97,32 @@ struct SearchRequest: Decodable, Sendable {
     var candidates: Int?
     var rerank: Bool?
     var instruction: String?
+    /// dense, lexical or hybrid (default).
+    var mode: String?
+    /// A metadata filter (the filter language of `--where`).
+    var filter: JSONValue?
+    /// true (default): the best passage per document; false: passages.
+    var group: Bool?
 }
 
 struct SearchResponse: Encodable, Sendable {
     struct Hit: Encodable, Sendable {
+        /// The document's id.
         var id: String
+        /// The passage: index within the document, UTF-8 byte offsets into its text, its id.
+        var passage: Int
+        var start: Int
+        var end: Int
+        var passage_id: Int64
+        /// The passage's text.
         var text: String
         var metadata: JSONValue?
-        /// Cosine similarity of query and document embeddings.
-        var embedding_score: Float
+        /// Cosine similarity of query and passage embeddings (absent in lexical mode).
+        var embedding_score: Float?
+        /// BM25 (higher is better), when the passage is a lexical match.
+        var lexical_score: Double?
+        /// Reciprocal-rank-fusion score (hybrid mode).
+        var fused_score: Double?
         /// Sigmoid of the reranker logit (nil without reranking).
         var rerank_score: Float?
         var rerank_logit: Float?
@@ -107,7 +132,10 @@ struct SearchResponse: Encodable, Sendable {
     /// Stage timings in milliseconds.
     struct Timings: Encodable, Sendable {
         var query_embedding_ms: Double
+        var filter_ms: Double
         var retrieval_ms: Double
+        var lexical_ms: Double
+        var fusion_ms: Double
         var state_load_ms: Double
         var rerank_ms: Double
         var search_ms: Double
@@ -115,9 +143,53 @@ struct SearchResponse: Encodable, Sendable {
         var total_ms: Double
     }
     var collection: String
+    var mode: String
     var hits: [Hit]
     var documents: Int
+    var passages: Int
+    var matching_passages: Int
     var candidates_reranked: Int
     var online_fallbacks: Int
     var timings: Timings
+}
+
+struct CompactRequest: Decodable, Sendable {
+    /// Rewrite every segment, not only those with dead bytes.
+    var all: Bool?
+}
+
+struct CompactResponse: Encodable, Sendable {
+    var collection: String
+    var passages_moved: Int
+    var bytes_copied: Int
+    var segments_before: Int
+    var segments_after: Int
+    var bytes_before: Int
+    var bytes_after: Int
+    var seconds: Double
+}
+
+struct CollectionRerankRequest: Decodable, Sendable {
+    var query: String
+    /// Document ids (each scored by its best passage) ...
+    var ids: [String]?
+    /// ... or passage ids (`passage_id` of search hits).
+    var passages: [Int64]?
+}
+
+struct CollectionRerankResponse: Encodable, Sendable {
+    struct Score: Encodable, Sendable {
+        var id: String?
+        var passage_id: Int64?
+        /// Sigmoid of the logit; absent for unknown ids.
+        var score: Float?
+        var logit: Float?
+        var rerank_mode: String?
+    }
+    var collection: String
+    var results: [Score]
+    var online_fallbacks: Int
+    var damaged: [Int64]
+    var state_load_ms: Double
+    var rerank_ms: Double
 }

@@ -63,6 +63,7 @@ struct BenchIndex: ParsableCommand {
         var phases = ""
         var overhead = 0.0
         var runs: [String] = []
+        var disk: CollectionStats?
         func runBare() throws {
             let t = try RetrievalBench.time {
                 for b in batches {
@@ -84,6 +85,7 @@ struct BenchIndex: ParsableCommand {
                 try c.add(docs, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens)) { last = $0 }
             }
             runs.append(String(format: "index %.2f", t))
+            disk = c.stats()
             if t < index, let p = last {
                 index = t
                 overhead = p.prepareSeconds + p.encodeSeconds + p.writeSeconds
@@ -98,6 +100,10 @@ struct BenchIndex: ParsableCommand {
         print(String(format: "index:       %.2f s  %7.1f docs/s  %8.0f tokens/s", index, Double(documents) / index, Double(totalTokens) / index))
         print("runs (s, in order): " + runs.joined(separator: ", "))
         print("index phases: " + phases + String(format: " (non-model work %.1f%% of the index time)", 100 * overhead / index))
+        if let d = disk {
+            print(String(format: "disk: %d passages, %.0f bytes per passage (embedding %d, state %d), SQLite %.1f%% of %d bytes",
+                         d.passages, d.bytesPerPassage, d.embeddingBytesPerPassage, d.stateBytesPerPassage, d.sqliteShare * 100, d.totalBytes))
+        }
         print(String(format: "index / bare throughput: %.1f%% (goal >= 90%%)", 100 * bare / index))
     }
 }

@@ -54,7 +54,7 @@ struct BenchRerankCache: ParsableCommand {
         for (n, length) in lengthList.enumerated() {
             let texts = try RetrievalBench.texts(count: documents, tokens: length, tokenizer: tokenizer, seed: UInt64(length))
             let collection = try DocumentCollection.create(at: dir.appendingPathComponent("c\(n)"), models: models,
-                                                           configuration: .init(statePrecision: precision))
+                                                           configuration: .init(statePrecision: precision, passages: .init(split: false)))
             let docs = texts.enumerated().map { Document(id: "d\($0.offset)", text: $0.element) }
             try collection.add(docs, options: .init(batchDocuments: 8, batchTokens: 1 << 30))
             let ids = docs.map(\.id)

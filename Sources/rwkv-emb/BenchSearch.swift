@@ -5,7 +5,9 @@ import RWKVRetrieval
 import RWKVCheckpoint
 
 /// `rwkv-emb bench search`: the retrieval stage alone (exact cosine scan + top-k over a memory-mapped
-/// embedding matrix, as a collection runs it) against the memory bandwidth of a plain copy.
+/// embedding matrix, as a collection runs it) against the memory bandwidth of a plain copy; then a whole
+/// collection of `--passages` passages (synthetic embeddings written straight into its segments, texts of
+/// random words for BM25): dense, lexical and hybrid search, and filters matching 100% / 10% / 1%.
 struct BenchSearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
@@ -22,6 +24,9 @@ struct BenchSearch: ParsableCommand {
 
     @Option(help: "Timed queries per size (the median is reported).")
     var queries: Int = 30
+
+    @Option(help: "Passages of the collection run (0: skip it).")
+    var passages: Int = 100_000
 
     func run() throws {
         RetrievalBench.debugNote()
@@ -81,6 +86,74 @@ struct BenchSearch: ParsableCommand {
         }
         print("goal: the scan streams the matrix at >= 50% of the memory bandwidth of a copy; `scan / copy` counts the copy's")
         print("bytes read + written (STREAM convention), `scan / copy rate` only the bytes copied")
+        if passages > 0 { try collectionRun(dir: dir) }
+    }
+
+    /// Search latency of a real collection (SQLite + segments) at `passages` passages.
+    private func collectionRun(dir: URL) throws {
+        // A 1-layer model of the same width: the query embedding is timed apart and excluded below.
+        let models = try RetrievalBench.dummyModels(layers: 1, width: dimension, rerankerLayers: [0])
+        let c = try DocumentCollection.create(at: dir.appendingPathComponent("collection"), models: models,
+                                              compaction: .init(deadShare: nil))
+        var rng = SeededGenerator(seed: 29)
+        func unit() -> [Float] {
+            var v = (0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) }
+            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            for i in v.indices { v[i] /= n }
+            return v
+        }
+        func word() -> String { "w\(rng.next() % 5000)" }
+        var inserted = 0.0
+        for start in stride(from: 0, to: passages, by: 10_000) {
+            let n = min(10_000, passages - start)
+            let docs = (start..<start + n).map { i in
+                Document(id: "p\(i)", text: (0..<24).map { _ in word() }.joined(separator: " "), metadata: #"{"bucket":\#(i % 100)}"#)
+            }
+            let vectors = (0..<n).map { _ in unit() }
+            inserted += try RetrievalBench.time { try c.add(docs, embeddings: vectors, batchDocuments: 10_000) }
+        }
+        let s = c.stats()
+        print("")
+        print("collection: \(passages) passages of \(dimension) dims (synthetic embeddings written straight into the segments, no states; texts of 24 random words of 5000)")
+        print(String(format: "insert: %.1f s (%.0f passages/s); disk %.1f MB = %.0f bytes per passage, SQLite %.1f%% of it (%.1f MB)",
+                     inserted, Double(passages) / inserted, Double(s.totalBytes) / 1e6, s.bytesPerPassage, s.sqliteShare * 100, Double(s.sqliteBytes) / 1e6))
+        let queryTexts = (0..<queries).map { _ in (0..<3).map { _ in word() }.joined(separator: " ") }
+        // The bare scan of the same number of rows (a plain matrix): the peer of the store's dense stage.
+        let matrix = (0..<passages).flatMap { _ in unit() }
+        let q0 = unit()
+        var bare: [Double] = []
+        matrix.withUnsafeBufferPointer { m in
+            for _ in 0..<queries {
+                bare.append(RetrievalBench.time { _ = VectorSearch.topK(VectorSearch.scores(matrix: m.baseAddress!, rows: passages, dimension: dimension, query: q0), k: 50) })
+            }
+        }
+        bare.sort()
+        let bareMedian = bare[bare.count / 2]
+        print(String(format: "bare scan + top-50 of %d rows: %.2f ms median", passages, bareMedian * 1e3))
+        print("search (top 10, 50 candidates per list, no rerank)   store ms median (best)   filter   dense   lexical   fusion   query embedding   store / bare scan")
+        let configurations: [(String, SearchMode, String?)] = [
+            ("dense", .dense, nil), ("lexical", .lexical, nil), ("hybrid", .hybrid, nil),
+            ("dense, filter 100%", .dense, #"{"bucket": {"$gte": 0}}"#), ("dense, filter 10%", .dense, #"{"bucket": {"$lt": 10}}"#),
+            ("dense, filter 1%", .dense, #"{"bucket": 7}"#),
+            ("hybrid, filter 100%", .hybrid, #"{"bucket": {"$gte": 0}}"#), ("hybrid, filter 10%", .hybrid, #"{"bucket": {"$lt": 10}}"#),
+            ("hybrid, filter 1%", .hybrid, #"{"bucket": 7}"#),
+        ]
+        for (label, mode, filterJSON) in configurations {
+            let filter = try filterJSON.map { try MetadataFilter.parse(json: $0) }
+            var store: [Double] = [], stages: [SearchTimings] = []
+            for (i, q) in queryTexts.enumerated() {
+                let r = try c.search(q, options: .init(topK: 10, candidates: 50, rerank: false, mode: mode, filter: filter))
+                if i == 0 && r.hits.count != 10 { throw CommandLineError("\(label): \(r.hits.count) hits, expected 10") }
+                store.append(r.timings.total - r.timings.queryEmbedding)
+                stages.append(r.timings)
+            }
+            let order = store.indices.sorted { store[$0] < store[$1] }
+            let m = stages[order[order.count / 2]]
+            print(String(format: "%-52@ %8.2f (%6.2f)   %6.2f   %5.2f   %7.2f   %6.2f   %15.2f   %8.2fx",
+                         label as NSString, store[order[order.count / 2]] * 1e3, store[order[0]] * 1e3, m.filter * 1e3, m.retrieval * 1e3,
+                         m.lexical * 1e3, m.fusion * 1e3, m.queryEmbedding * 1e3, store[order[order.count / 2]] / bareMedian))
+        }
+        print("store ms = the search's total minus the query embedding (filter in SQLite + masked dense scan / BM25 in FTS5 + fusion + hit texts)")
     }
 
     /// memcpy of `bytes` bytes, best of 5, in GB/s counting read + write.

@@ -2,6 +2,14 @@ import ArgumentParser
 import Foundation
 import RWKVRetrieval
 
+/// `--where JSON`: a metadata filter (the one filter language of CLI, HTTP and Swift).
+func parseFilter(_ json: String?) throws -> MetadataFilter? {
+    guard let json else { return nil }
+    do { return try MetadataFilter.parse(json: json) } catch {
+        throw CommandLineError("--where: \(error)")
+    }
+}
+
 /// `rwkv-emb list`: the documents of a collection.
 struct ListDocuments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the documents of a collection.")
@@ -9,41 +17,52 @@ struct ListDocuments: ParsableCommand {
     @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
     var collection: String
 
+    @Option(name: .customLong("where"), help: ArgumentHelp("Only documents whose metadata matches this filter (JSON).", valueName: "json"))
+    var filter: String?
+
     @Flag(help: "Print JSON lines.")
     var json = false
 
     func run() throws {
         let c = try DocumentCollection.open(at: URL(fileURLWithPath: collection), models: nil)
-        for d in c.list() {
+        for d in try c.list(where: try parseFilter(filter)) {
             if json {
                 var o: [String: Any] = ["id": d.id, "state_tokens": d.stateTokens, "embedding_tokens": d.embeddingTokens,
-                                        "text_bytes": d.textBytes, "has_state": d.hasState]
+                                        "text_bytes": d.textBytes, "has_state": d.hasState, "passages": d.passages]
                 if let m = d.metadata, let v = try? JSONSerialization.jsonObject(with: Data(m.utf8)) { o["metadata"] = v }
                 let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print("\(d.id)\t\(d.embeddingTokens) tokens\t\(d.textBytes) bytes\(d.hasState ? "" : "\tno state")")
+                print("\(d.id)\t\(d.passages) passages\t\(d.embeddingTokens) tokens\t\(d.textBytes) bytes\(d.hasState ? "" : "\tno state")")
             }
         }
     }
 }
 
-/// `rwkv-emb delete`: remove documents by id.
+/// `rwkv-emb delete`: remove documents by id or by metadata filter.
 struct Delete: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete documents from a collection by id.")
+    static let configuration = CommandConfiguration(abstract: "Delete documents from a collection by id or by --where filter.")
 
     @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
     var collection: String
 
+    @Option(name: .customLong("where"), help: ArgumentHelp("Delete the documents whose metadata matches this filter (JSON).", valueName: "json"))
+    var filter: String?
+
     @Argument(help: "Document ids.")
-    var ids: [String]
+    var ids: [String] = []
+
+    func validate() throws {
+        guard !ids.isEmpty || filter != nil else { throw ValidationError("give document ids or --where") }
+    }
 
     func run() throws {
         let c = try DocumentCollection.open(at: URL(fileURLWithPath: collection), models: nil, writable: true)
-        let deleted = Set(try c.delete(ids: ids))
+        var deleted = Set(try c.delete(ids: ids))
+        if let f = try parseFilter(filter) { deleted.formUnion(try c.delete(where: f)) }
         for id in ids where !deleted.contains(id) { printError("warning: no document \(id)") }
         print("deleted \(deleted.count) documents; the collection holds \(c.count)")
-        if deleted.count < Set(ids).count { throw ExitCode(1) }
+        if !ids.isEmpty && !Set(ids).isSubset(of: deleted) { throw ExitCode(1) }
     }
 }
 
@@ -59,13 +78,54 @@ struct Stats: ParsableCommand {
         let c = try DocumentCollection.open(at: url, models: nil)
         let s = c.stats()
         let m = c.manifest
-        print("collection: \(url.path) (format version \(m.version), created \(m.created))")
-        print("documents: \(s.documents) (\(s.documentsWithState) with a cached state)")
+        print("collection: \(url.path) (format version \(m.version)\(c.isLegacy ? ", read-only until `rwkv-emb migrate`" : ""), created \(m.created))")
+        print("documents: \(s.documents) in \(s.passages) passages (\(s.passagesWithState) with a cached state); passages of \(m.split ? "\(m.passageTokens) tokens, overlap \(m.passageOverlap)" : "whole documents")")
         print("tokens: \(s.embeddingTokens) embedding input, \(s.stateTokens) state template; text \(s.textBytes) bytes")
-        print("embedding: \(s.dimension) x fp32 = \(s.embeddingBytesPerDocument) bytes per document")
-        print("state: layers 0..<\(s.stateLayers), WKV \(s.statePrecision.rawValue), token shift \(s.shiftPrecision) = \(s.stateBytesPerDocument) bytes per document")
+        print("embedding: \(s.dimension) x fp32 = \(s.embeddingBytesPerPassage) bytes per passage")
+        print("state: layers 0..<\(s.stateLayers), WKV \(s.statePrecision.rawValue), token shift \(s.shiftPrecision) = \(s.stateBytesPerPassage) bytes per passage")
         print("model: \(s.model.description); protocol \(m.inputProtocol)")
+        print(String(format: "disk: %d bytes, %.0f bytes per passage, SQLite %.1f%% (%d bytes); %d dead bytes (%.1f%% of the segments) in %d dead rows",
+                     s.totalBytes, s.bytesPerPassage, s.sqliteShare * 100, s.sqliteBytes, s.deadBytes,
+                     s.segmentBytes > 0 ? Double(s.deadBytes) / Double(s.segmentBytes) * 100 : 0, s.deadRows))
         let files = s.fileBytes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        print("files: \(files) bytes; \(s.deadRows) rows of replaced or deleted documents")
+        print("files: \(files)")
+    }
+}
+
+/// `rwkv-emb compact`: reclaim the space of replaced and deleted documents.
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rewrite the live embedding rows and states into new segments, reclaiming dead bytes.")
+
+    @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
+    var collection: String
+
+    @Flag(help: "Rewrite every segment, not only those with dead bytes.")
+    var all = false
+
+    func run() throws {
+        let c = try DocumentCollection.open(at: URL(fileURLWithPath: collection), models: nil, writable: true,
+                                            compaction: .init(deadShare: nil))
+        let r = try c.compact(all: all)
+        print(String(format: "compacted: %d passages moved, %d bytes copied; segments %d -> %d files, %d -> %d bytes, in %.3f s",
+                     r.passagesMoved, r.bytesCopied, r.segmentsBefore, r.segmentsAfter, r.bytesBefore, r.bytesAfter, r.seconds))
+    }
+}
+
+/// `rwkv-emb migrate`: convert a version-1 collection to version 2.
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a version-1 collection to format version 2 (the old files are kept in v1-backup/).")
+
+    @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
+    var collection: String
+
+    @Flag(help: "Remove v1-backup/ once the new collection is complete.")
+    var deleteBackup = false
+
+    func run() throws {
+        let r = try LegacyCollection.migrate(at: URL(fileURLWithPath: collection), deleteBackup: deleteBackup)
+        print("migrated: \(r.documents) documents; \(r.embeddingBytes) embedding bytes, \(r.stateBytes) state bytes copied; "
+              + (deleteBackup ? "backup removed" : "version-1 files in \(r.backup)"))
     }
 }

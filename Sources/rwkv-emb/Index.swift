@@ -39,6 +39,15 @@ struct Index: ParsableCommand {
     @Option(help: "Tokens per batch (at most, roughly).")
     var batchTokens: Int = 8192
 
+    @Option(help: "Passage length in tokens of a new collection (documents longer than this are split).")
+    var passageTokens: Int?
+
+    @Option(help: "Tokens shared by consecutive passages of a new collection.")
+    var passageOverlap: Int?
+
+    @Flag(help: "A new collection keeps each document as one passage.")
+    var noSplit = false
+
     @Flag(help: "Do not compute reranker states (search then reranks these documents online).")
     var noStates = false
 
@@ -51,18 +60,25 @@ struct Index: ParsableCommand {
     func validate() throws {
         guard !paths.isEmpty else { throw ValidationError("give at least one path (or - for standard input)") }
         guard batchDocuments >= 1, batchTokens >= 1 else { throw ValidationError("batch sizes must be at least 1") }
+        if let t = passageTokens, t < 1 { throw ValidationError("--passage-tokens must be at least 1") }
+        if let o = passageOverlap, o < 0 || o >= (passageTokens ?? 512) {
+            throw ValidationError("--passage-overlap must be at least 0 and below --passage-tokens")
+        }
     }
 
     func run() throws {
         let url = collectionOptions.url
-        let exists = FileManager.default.fileExists(atPath: url.appendingPathComponent("collection.json").path)
-        let manifest = exists ? try DocumentCollection.readManifest(at: url) : nil
+        let manifest = DocumentCollection.exists(at: url) ? try DocumentCollection.readManifest(at: url) : nil
         if let manifest {
             if let p = `protocol`, p.rawValue != manifest.inputProtocol {
                 throw CommandLineError("the collection uses --protocol \(manifest.inputProtocol), not \(p.rawValue)")
             }
             if let p = precision, p != manifest.statePrecision {
                 throw CommandLineError("the collection stores \(manifest.statePrecision.rawValue) states, not \(p.rawValue)")
+            }
+            if (passageTokens != nil && passageTokens != manifest.passageTokens) || (passageOverlap != nil && passageOverlap != manifest.passageOverlap)
+                || (noSplit && manifest.split) {
+                throw CommandLineError("the collection splits documents into \(manifest.split ? "passages of \(manifest.passageTokens) tokens (overlap \(manifest.passageOverlap))" : "one passage each"); passage options apply to new collections only")
             }
         }
         // Read every input first: a bad file or line stops here, before anything is written.
@@ -77,15 +93,18 @@ struct Index: ParsableCommand {
                 at: url, models: models,
                 configuration: .init(statePrecision: precision ?? .fp16, inputProtocol: `protocol` ?? .single,
                                      embeddingCheckpoint: files.embedding.standardizedFileURL.path,
-                                     rerankerCheckpoint: files.reranker.standardizedFileURL.path))
+                                     rerankerCheckpoint: files.reranker.standardizedFileURL.path,
+                                     passages: PassageOptions(maxTokens: passageTokens ?? 512, overlapTokens: passageOverlap ?? min(64, (passageTokens ?? 512) / 8), split: !noSplit)))
         }
         let reporter = IndexProgress(total: documents.count, label: "documents")
         let start = ContinuousClock.now
         var counts: [AddedDocument.Outcome: Int] = [:]
         var tokens = 0
+        var passages = 0
         try collection.add(documents, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens, storeStates: !noStates)) { p in
             for d in p.committed {
                 counts[d.outcome, default: 0] += 1
+                passages += d.passages
                 if logDocuments { print("\(d.outcome.rawValue) \(d.id)") }
             }
             if logDocuments { fflush(nil) }
@@ -93,9 +112,9 @@ struct Index: ParsableCommand {
             reporter.update(done: p.documentsDone, tokens: p.tokensDone, final: p.documentsDone == p.documentsTotal)
         }
         let seconds = (ContinuousClock.now - start) / .seconds(1)
-        print(String(format: "indexed: %d added, %d updated, %d unchanged (%d tokens) in %.2f s; the collection holds %d documents",
+        print(String(format: "indexed: %d added, %d updated, %d unchanged (%d passages, %d tokens) in %.2f s; the collection holds %d documents",
                      counts[.added, default: 0], counts[.updated, default: 0], counts[.unchanged, default: 0],
-                     tokens, seconds, collection.count))
+                     passages, tokens, seconds, collection.count))
     }
 }
 

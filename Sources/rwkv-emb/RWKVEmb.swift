@@ -22,6 +22,8 @@ struct RWKVEmb: AsyncParsableCommand {
             ListDocuments.self,
             Delete.self,
             Stats.self,
+            Compact.self,
+            Migrate.self,
             Serve.self,
             LoadTest.self,
             Eval.self,

@@ -2,20 +2,29 @@ import ArgumentParser
 import Foundation
 import RWKVRetrieval
 
-/// `rwkv-emb search`: embedding retrieval, then reranking from the cached states.
+/// `rwkv-emb search`: dense and/or BM25 candidates, reranked from their cached states.
 struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Search a collection: cosine top candidates, reranked from their cached states.")
+        abstract: "Search a collection: dense (cosine) and/or lexical (BM25) candidates, reranked from their cached states.")
 
     @OptionGroup var collectionOptions: CollectionOptions
 
-    @Option(help: "Results to print.")
+    @Option(help: "Results to print (documents, or passages with --no-group).")
     var topK: Int = 10
 
-    @Option(help: "Embedding candidates to rerank.")
+    @Option(help: "Candidates per list (dense, lexical) to fuse and rerank.")
     var candidates: Int = 50
 
-    @Flag(help: "Order by embedding similarity only.")
+    @Option(help: "Candidate lists: dense, lexical or hybrid (both, fused by reciprocal rank).")
+    var mode: SearchMode = .hybrid
+
+    @Option(name: .customLong("where"), help: ArgumentHelp("Only documents whose metadata matches this filter (JSON).", valueName: "json"))
+    var filter: String?
+
+    @Flag(help: "Return passages, not the best passage per document.")
+    var noGroup = false
+
+    @Flag(help: "Order by the candidate stage only (no reranking).")
     var noRerank = false
 
     @Flag(help: "Print JSON.")
@@ -32,12 +41,17 @@ struct Search: ParsableCommand {
     }
 
     func run() throws {
-        let collection = try collectionOptions.open(needsModels: true)
-        let result = try collection.search(query, options: .init(topK: topK, candidates: candidates, rerank: !noRerank))
+        let filter = try parseFilter(self.filter)
+        let collection = try collectionOptions.open(needsModels: mode != .lexical || !noRerank)
+        let result = try collection.search(query, options: .init(topK: topK, candidates: candidates, rerank: !noRerank,
+                                                                 mode: mode, filter: filter, group: !noGroup))
         let t = result.timings
         if json {
             let hits: [[String: Any]] = result.hits.map { h in
-                var o: [String: Any] = ["id": h.id, "embedding_score": Double(h.embeddingScore), "text": h.text]
+                var o: [String: Any] = ["id": h.id, "passage": h.passage, "start": h.start, "end": h.end, "text": h.text]
+                if let s = h.embeddingScore { o["embedding_score"] = Double(s) }
+                if let s = h.lexicalScore { o["lexical_score"] = s }
+                if let s = h.fusedScore { o["fused_score"] = s }
                 if let r = h.rerank {
                     o["rerank_score"] = Double(r.score)
                     o["rerank_logit"] = Double(r.logit)
@@ -47,9 +61,11 @@ struct Search: ParsableCommand {
                 return o
             }
             let object: [String: Any] = [
-                "query": query, "results": hits, "documents": result.documentCount,
+                "query": query, "mode": mode.rawValue, "results": hits, "documents": result.documentCount,
+                "passages": result.passageCount, "matching_passages": result.matchingPassages,
                 "candidates_reranked": result.candidatesReranked, "online_fallbacks": result.onlineFallbacks,
-                "timings_ms": ["query_embedding": t.queryEmbedding * 1000, "retrieval": t.retrieval * 1000,
+                "timings_ms": ["query_embedding": t.queryEmbedding * 1000, "filter": t.filter * 1000, "retrieval": t.retrieval * 1000,
+                               "lexical": t.lexical * 1000, "fusion": t.fusion * 1000,
                                "state_load": t.stateLoad * 1000, "rerank": t.rerank * 1000, "total": t.total * 1000],
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -58,17 +74,20 @@ struct Search: ParsableCommand {
         }
         if result.hits.isEmpty { print("no documents") }
         for (i, h) in result.hits.enumerated() {
-            var line = "\(i + 1). \(h.id)"
+            var line = "\(i + 1). \(h.id) #\(h.passage) [\(h.start)..<\(h.end)]"
             if let r = h.rerank {
                 line += String(format: "  rerank %.4f (logit %.3f%@)", r.score, r.logit, h.rerankMode == .online ? ", online" : "")
             }
-            line += String(format: "  cosine %.4f", h.embeddingScore)
+            if let s = h.embeddingScore { line += String(format: "  cosine %.4f", s) }
+            if let s = h.lexicalScore { line += String(format: "  bm25 %.3f", s) }
             print(line)
             let flat = h.text.split(whereSeparator: \.isNewline).joined(separator: " ")
             print("    " + (flat.count > snippet ? String(flat.prefix(snippet)) + "..." : flat))
         }
-        print(String(format: "time: query embedding %.1f ms, retrieval %.2f ms, state load %.1f ms, rerank %.1f ms, total %.1f ms (%d candidates of %d documents, %d online)",
-                     t.queryEmbedding * 1000, t.retrieval * 1000, t.stateLoad * 1000, t.rerank * 1000, t.total * 1000,
-                     result.candidatesReranked, result.documentCount, result.onlineFallbacks))
+        print(String(format: "time: query embedding %.1f ms, filter %.2f ms, retrieval %.2f ms, lexical %.2f ms, state load %.1f ms, rerank %.1f ms, total %.1f ms (%d candidates of %d passages in %d documents, %d online)",
+                     t.queryEmbedding * 1000, t.filter * 1000, t.retrieval * 1000, t.lexical * 1000, t.stateLoad * 1000, t.rerank * 1000,
+                     t.total * 1000, result.candidatesReranked, result.passageCount, result.documentCount, result.onlineFallbacks))
     }
 }
+
+extension SearchMode: ExpressibleByArgument {}

@@ -46,10 +46,10 @@ import RWKVTestSupport
             let qv = try embedder.embedQueries([q])[0]
             let brute = zip(live, vectors).map { d, v in (d.id, zip(qv, v).reduce(Float(0)) { $0 + $1.0 * $1.1 }) }
                 .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-            let got = c.nearest(to: qv, k: live.count)
+            let got = try c.nearest(to: qv, k: live.count)
             #expect(got.map(\.id) == brute.map(\.0), "query \(q)")
             for (g, b) in zip(got, brute) { #expect(abs(g.score - b.1) <= 1e-5) }
-            let noRerank = try c.search(q, options: .init(topK: 10, rerank: false))
+            let noRerank = try c.search(q, options: .init(topK: 10, rerank: false, mode: .dense))
             #expect(noRerank.hits.map(\.id) == Array(brute.prefix(10).map(\.0)))
         }
     }
@@ -177,26 +177,31 @@ import RWKVTestSupport
         #expect(throws: RetrievalError.readOnly(path: dir.path("c").path)) { try reader.add(sampleDocuments(1)) }
     }
 
-    /// A torn record at the end of the log (a crash mid-append) is ignored, then cut by the next writer.
-    @Test func tornTailIsRepaired() throws {
+    /// What an interrupted add leaves (bytes past the committed end of a segment, a new segment file no
+    /// row refers to) is ignored by readers and removed by the next writer.
+    @Test func interruptedWriteIsRepaired() throws {
         let dir = try TemporaryDirectory()
         let models = try Models.tiny
         do {
             let c = try DocumentCollection.create(at: dir.path("c"), models: models)
             try c.add(sampleDocuments(3))
         }
-        let log = dir.path("c/documents.log")
-        let good = try Data(contentsOf: log)
-        // Half of a copied record plus garbage.
-        var torn = good
-        torn.append(good[16..<(16 + (good.count - 16) / 5)])
-        try torn.write(to: log)
+        let emb = dir.path("c/segments/000001.emb"), states = dir.path("c/segments/000001.states")
+        let goodEmb = try Data(contentsOf: emb), goodStates = try Data(contentsOf: states)
+        var torn = goodEmb
+        torn.append(Data(repeating: 0xAB, count: 700))
+        try torn.write(to: emb)
+        try Data(repeating: 7, count: 4096).write(to: dir.path("c/segments/000009.emb"))
         let reader = try DocumentCollection.open(at: dir.path("c"), models: models)
         #expect(reader.count == 3)
+        #expect(reader.passageCount == 3)
         let writer = try DocumentCollection.open(at: dir.path("c"), models: models, writable: true)
-        #expect(try Data(contentsOf: log) == good)
+        #expect(try Data(contentsOf: emb) == goodEmb)
+        #expect(try Data(contentsOf: states) == goodStates)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("c/segments/000009.emb").path))
         try writer.add([Document(id: "x", text: "after the repair")])
         #expect(writer.count == 4)
+        #expect(reader.count == 4)  // the reader sees the commit without reopening
     }
 
     /// Concurrent searches while a writer adds documents.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import EmbeddingRWKV
 import RWKVRetrieval
 import RWKVTestSupport
 #if canImport(Glibc)
@@ -125,9 +126,84 @@ import Glibc
         #expect(!reported.isEmpty)
         #expect(kills == 3, "every round should be killed mid-run")
         // After the kills: the collection still takes documents and searches.
-        let c = try DocumentCollection.open(at: col, models: models, writable: true)
-        try c.add([Document(id: "after", text: "added after the crashes")])
-        let r = try c.search("crashes", options: .init(topK: 3, candidates: 5))
-        #expect(r.hits.count == 3)
+        do {
+            let c = try DocumentCollection.open(at: col, models: models, writable: true)
+            try c.add([Document(id: "after", text: "added after the crashes")])
+            let r = try c.search("crashes", options: .init(topK: 3, candidates: 5))
+            #expect(r.hits.count == 3)
+            // Replaced documents leave dead bytes for the compactions below.
+            try c.add(docs.prefix(4).map { Document(id: $0.id, text: $0.text + " (revised)") })
+        }
+        // kill -9 during `compact --all`: the collection opens with every document, row and state intact.
+        var expected: [String: (Document, [Float], RWKVState)] = [:]
+        do {
+            let c = try DocumentCollection.open(at: col, models: models)
+            for d in c.list() { expected[d.id] = (c.document(id: d.id)!, c.embedding(id: d.id)!, c.state(id: d.id)!) }
+        }
+        var compactKills = 0
+        for round in 0..<5 {
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = ["compact", "--all", "--collection", col.path]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32.random(in: 0...(round == 0 ? 20_000 : 400_000), using: &generator))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal { compactKills += 1 }
+            let c = try DocumentCollection.open(at: col, models: models, writable: true)
+            #expect(c.count == expected.count, "compaction round \(round)")
+            for (id, e) in expected {
+                #expect(c.document(id: id) == e.0, "compaction round \(round): \(id)")
+                #expect(c.embedding(id: id) == e.1 && c.state(id: id) == e.2, "compaction round \(round): \(id)")
+            }
+            let names = try FileManager.default.contentsOfDirectory(atPath: col.appendingPathComponent("segments").path)
+            #expect(names.count == c.stats().fileBytes.keys.filter { $0.hasPrefix("segments/") }.count, "no orphan segments: \(names)")
+        }
+        #expect(compactKills >= 1, "at least one compaction should be killed mid-run")
+    }
+
+    /// Two real processes: a reader here sees what a writer process (the CLI) commits, deletes and
+    /// compacts, without reopening.
+    @Test func readerInAnotherProcessSeesCommits() throws {
+        let dir = try TemporaryDirectory()
+        let col = dir.path("col")
+        var r = try runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, "-"],
+                           stdin: #"{"id": "first", "text": "The first document about rivers."}"#)
+        #expect(r.status == 0, "\(r.stderr)")
+        let reader = try DocumentCollection.open(at: col, models: nil)
+        #expect(reader.count == 1)
+        try dir.write("more.jsonl", [
+            #"{"id": "a", "text": "A walrus named Quillon lives here.", "metadata": {"group": "x"}}"#,
+            #"{"id": "b", "text": "Another document.", "metadata": {"group": "y"}}"#,
+        ].joined(separator: "\n"))
+        r = try runCLI(["index", "--collection", col.path, dir.path("more.jsonl").path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(reader.count == 3)
+        let found = try reader.search("Quillon", options: .init(topK: 3, rerank: false, mode: .lexical))
+        #expect(found.hits.map(\.id) == ["a"])
+        let before = reader.embedding(id: "b")
+        r = try runCLI(["delete", "--collection", col.path, "--where", #"{"group": "x"}"#])
+        #expect(r.status == 0 && r.stdout.contains("deleted 1"), "\(r.stdout) \(r.stderr)")
+        #expect(reader.count == 2 && !reader.contains(id: "a"))
+        r = try runCLI(["compact", "--collection", col.path])
+        #expect(r.status == 0 && r.stdout.contains("compacted: 2 passages moved"), "\(r.stdout) \(r.stderr)")
+        #expect(reader.embedding(id: "b") == before)
+        #expect(try reader.search("rivers", options: .init(topK: 3, rerank: false, mode: .lexical)).hits.map(\.id) == ["first"])
+        r = try runCLI(["list", "--collection", col.path, "--where", #"{"group": "y"}"#])
+        #expect(r.stdout.split(separator: "\n").map { $0.split(separator: "\t")[0] } == ["b"], "\(r.stdout)")
+        r = try runCLI(["search", "--collection", col.path, "--json", "--no-group", "--mode", "lexical", "--where", #"{"group": {"$bogus": 1}}"#, "x"])
+        #expect(r.status != 0 && r.stderr.contains("$bogus"), "\(r.stderr)")
+        r = try runCLI(["search", "--collection", col.path, "--json", "--no-group", "--top-k", "5", "rivers"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let hits = try #require(object?["results"] as? [[String: Any]])
+        #expect(hits.count == 2)
+        for h in hits {
+            for key in ["id", "passage", "start", "end", "text", "embedding_score", "rerank_score"] { #expect(h[key] != nil, "\(key)") }
+        }
+        r = try runCLI(["stats", "--collection", col.path])
+        #expect(r.status == 0 && r.stdout.contains("bytes per passage") && r.stdout.contains("SQLite"), "\(r.stdout)")
     }
 }

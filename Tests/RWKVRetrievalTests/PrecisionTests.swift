@@ -75,7 +75,7 @@ import RWKVTestSupport
         let models = try Models.tiny
         let c = try DocumentCollection.create(at: dir.path("c"), models: models, configuration: .init(statePrecision: .int8))
         try c.add(sampleDocuments(4))
-        #expect(c.stats().stateBytesPerDocument == StateCodec(precision: .int8, layerCount: models.stateLayers, embeddingSize: 128).blobBytes)
+        #expect(c.stats().stateBytesPerPassage == StateCodec(precision: .int8, layerCount: models.stateLayers, embeddingSize: 128).blobBytes)
         let r = try c.search(sampleQueries[0], options: .init(topK: 4, candidates: 4))
         let online = try models.reranker.rerankOnline(query: sampleQueries[0], documents: r.hits.map(\.text))
         #expect(maxAbsDiff(r.hits.map { $0.rerank!.logit }, online.map(\.logit)) <= Self.logitBound[.int8]!)

@@ -1,0 +1,61 @@
+/// What happened to one document of an `add`.
+public struct AddedDocument: Sendable, Equatable {
+    public enum Outcome: String, Sendable { case added, updated, unchanged }
+    public var id: String
+    public var outcome: Outcome
+    /// Tokens processed (0 when unchanged).
+    public var tokens: Int
+    /// Passages stored for it (0 when unchanged).
+    public var passages: Int = 0
+}
+
+/// Reported after each committed (durable) batch.
+public struct AddProgress: Sendable {
+    public var documentsDone: Int
+    public var documentsTotal: Int
+    /// Model tokens processed so far (embedding input + state template).
+    public var tokensDone: Int
+    /// The documents of this batch, durable now.
+    public var committed: [AddedDocument]
+    /// Seconds so far in: tokenizing, splitting and hashing, the model passes, encoding states, writing + fsync + commit.
+    public var prepareSeconds = 0.0, computeSeconds = 0.0, encodeSeconds = 0.0, writeSeconds = 0.0
+}
+
+public struct AddOptions: Sendable {
+    /// A batch is closed at this many documents or `batchTokens` tokens, whichever comes first (a
+    /// document's passages always go in one batch: its replacement is one transaction).
+    public var batchDocuments: Int = 64
+    public var batchTokens: Int = 8192
+    /// Compute and store reranker states (without them, search reranks these passages online).
+    public var storeStates: Bool = true
+    public init(batchDocuments: Int = 64, batchTokens: Int = 8192, storeStates: Bool = true) {
+        self.batchDocuments = batchDocuments
+        self.batchTokens = batchTokens
+        self.storeStates = storeStates
+    }
+}
+
+/// When compaction runs by itself (after an add or delete): dead bytes above `deadShare` of the
+/// segment bytes and at least `minimumDeadBytes`. nil `deadShare`: never automatically.
+public struct CompactionPolicy: Sendable, Equatable {
+    public var deadShare: Double?
+    public var minimumDeadBytes: Int
+    public init(deadShare: Double? = 0.5, minimumDeadBytes: Int = 16 << 20) {
+        self.deadShare = deadShare
+        self.minimumDeadBytes = minimumDeadBytes
+    }
+}
+
+/// What `compact` did.
+public struct CompactionReport: Sendable, Equatable {
+    /// Segment files (embedding + state) before and after, and their bytes.
+    public var segmentsBefore: Int
+    public var segmentsAfter: Int
+    public var bytesBefore: Int
+    public var bytesAfter: Int
+    /// Live passages whose rows and states were copied.
+    public var passagesMoved: Int
+    /// Bytes written into the new segments.
+    public var bytesCopied: Int
+    public var seconds: Double
+}

@@ -1,0 +1,46 @@
+import Foundation
+import EmbeddingRWKV
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A pthread read-write lock.
+final class ReadWriteLock: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+    init() { pthread_rwlock_init(lock, nil) }
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+    func read<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+    func write<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+}
+
+/// Reusable engine workspaces (their buffers are large; one per concurrent operation).
+final class WorkspacePool: @unchecked Sendable {
+    private var free: [Workspace] = []
+    private let lock = NSLock()
+    func take() -> Workspace {
+        lock.lock()
+        defer { lock.unlock() }
+        return free.popLast() ?? Workspace()
+    }
+    func give(_ w: Workspace) {
+        lock.lock()
+        defer { lock.unlock() }
+        if free.count < 4 { free.append(w) }
+    }
+}
+
+/// Seconds of a duration.
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }

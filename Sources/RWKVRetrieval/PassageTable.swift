@@ -1,0 +1,91 @@
+import GRDB
+
+/// A live passage as the search needs it: where its embedding row and state blob are.
+struct LivePassage: Sendable {
+    var id: Int64
+    var document: String
+    var ordinal: Int
+    var start: Int
+    var end: Int
+    var embeddingTokens: Int
+    var stateTokens: Int
+    var embSegment: Int
+    var embRow: Int
+    var embCRC: UInt32
+    var stateSegment: Int?
+    var stateOffset: Int
+    var stateLength: Int
+    var stateCRC: UInt32
+
+    static let columns = #"id, document, ordinal, start, "end", embedding_tokens, state_tokens, emb_segment, emb_row, emb_crc32c, state_segment, state_offset, state_length, state_crc32c"#
+
+    init(row: Row) {
+        id = row[0]
+        document = row[1]
+        ordinal = row[2]
+        start = row[3]
+        end = row[4]
+        embeddingTokens = row[5]
+        stateTokens = row[6]
+        embSegment = row[7]
+        embRow = row[8]
+        embCRC = UInt32(truncatingIfNeeded: row[9] as Int64)
+        stateSegment = row[10]
+        stateOffset = (row[11] as Int?) ?? 0
+        stateLength = (row[12] as Int?) ?? 0
+        stateCRC = UInt32(truncatingIfNeeded: (row[13] as Int64?) ?? 0)
+    }
+
+    var hasState: Bool { stateSegment != nil && stateLength > 0 }
+}
+
+/// The in-memory view of the `passages` table a process searches with: loaded at open, then kept up to
+/// date from `changes.generation` (see `DocumentCollection.refresh`).
+struct PassageTable: Sendable {
+    var byID: [Int64: LivePassage] = [:]
+    /// A document's passage ids in ordinal order.
+    var byDocument: [String: [Int64]] = [:]
+    /// Per embedding segment: row -> passage id (0: a dead row; passage ids start at 1).
+    var rowOwners: [Int: [Int64]] = [:]
+    var maxID: Int64 = 0
+    /// The `changes.generation` this view reflects (-1: nothing loaded).
+    var generation: Int64 = -1
+
+    var count: Int { byID.count }
+
+    mutating func insert(_ p: LivePassage) {
+        if byID[p.id] != nil { remove(p.id) }
+        byID[p.id] = p
+        var ids = byDocument[p.document, default: []]
+        let at = ids.firstIndex { (byID[$0]?.ordinal ?? 0) > p.ordinal } ?? ids.count
+        ids.insert(p.id, at: at)
+        byDocument[p.document] = ids
+        var owners = rowOwners[p.embSegment, default: []]
+        if owners.count <= p.embRow { owners += [Int64](repeating: 0, count: p.embRow + 1 - owners.count) }
+        owners[p.embRow] = p.id
+        rowOwners[p.embSegment] = owners
+        maxID = max(maxID, p.id)
+    }
+
+    mutating func remove(_ id: Int64) {
+        guard let p = byID.removeValue(forKey: id) else { return }
+        if var ids = byDocument[p.document] {
+            ids.removeAll { $0 == id }
+            byDocument[p.document] = ids.isEmpty ? nil : ids
+        }
+        if var owners = rowOwners[p.embSegment], p.embRow < owners.count, owners[p.embRow] == id {
+            owners[p.embRow] = 0
+            rowOwners[p.embSegment] = owners
+        }
+    }
+
+    /// Live bytes per segment key ("ID.emb" / "ID.states").
+    func liveBytes(dimension: Int) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for p in byID.values {
+            out["\(p.embSegment).emb", default: 0] += dimension * 4
+            if let s = p.stateSegment { out["\(s).states", default: 0] += p.stateLength }
+        }
+        return out
+    }
+}
