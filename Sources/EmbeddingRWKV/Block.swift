@@ -1,7 +1,8 @@
 import RWKVCheckpoint
+import RWKVKernels
 
-/// One RWKV-7 block in the engine's layout: fp32 buffers, nn.Linear weights kept [out, in]
-/// (the GEMMs read them transposed), the six token-shift mixes in one [6][C] vector.
+/// One RWKV-7 block in the engine's layout: fp32 buffers, the six projections as `LinearWeight`s
+/// ([out, in], converted once to the model's matrix format), the six token-shift mixes in one [6][C] vector.
 /// Block 0's ln0 is not here: it is folded into the embedding table (or the reranker's token).
 struct Block: Sendable {
     let ln1Weight, ln1Bias, ln2Weight, ln2Bias: WeightBuffer
@@ -18,18 +19,22 @@ struct Block: Sendable {
         let w1, w2, a1, a2, g1, g2: WeightBuffer
         let decayRank, inContextRateRank, valueResidualRank, gateRank: Int
         /// [C, C] as [out, in].
-        let receptance, key, value, output: WeightBuffer
+        let receptance, key, value, output: LinearWeight
         let lnXWeight, lnXBias: WeightBuffer
     }
 
     struct ChannelMix: Sendable {
         let mix: WeightBuffer
         /// [ffn, C] and [C, ffn] as [out, in].
-        let key, value: WeightBuffer
+        let key, value: LinearWeight
         let hiddenSize: Int
     }
 
-    init(_ b: BlockWeights, isFirst: Bool) {
+    /// `format` and `int8Range` apply to the six projections (`LinearWeight`).
+    init(_ b: BlockWeights, isFirst: Bool, format: MatrixFormat = .fp32, int8Range: Int = 63) {
+        func linear(_ t: FloatTensor) -> LinearWeight {
+            LinearWeight(t.values, outputs: t.shape[0], inputs: t.shape[1], format: format, int8Range: int8Range)
+        }
         ln1Weight = WeightBuffer(b.ln1.weight); ln1Bias = WeightBuffer(b.ln1.bias)
         ln2Weight = WeightBuffer(b.ln2.weight); ln2Bias = WeightBuffer(b.ln2.bias)
         let t = b.timeMix
@@ -45,12 +50,17 @@ struct Block: Sendable {
             g1: WeightBuffer(t.g1), g2: WeightBuffer(t.g2),
             decayRank: t.w1.shape[1], inContextRateRank: t.a1.shape[1],
             valueResidualRank: hasResidual ? t.v1!.shape[1] : 0, gateRank: t.g1.shape[1],
-            receptance: WeightBuffer(t.receptance), key: WeightBuffer(t.key), value: WeightBuffer(t.value),
-            output: WeightBuffer(t.output),
+            receptance: linear(t.receptance), key: linear(t.key), value: linear(t.value), output: linear(t.output),
             lnXWeight: WeightBuffer(t.lnX.weight), lnXBias: WeightBuffer(t.lnX.bias))
         let c = b.channelMix
-        channelMix = ChannelMix(mix: WeightBuffer(c.xK), key: WeightBuffer(c.key), value: WeightBuffer(c.value),
+        channelMix = ChannelMix(mix: WeightBuffer(c.xK), key: linear(c.key), value: linear(c.value),
                                 hiddenSize: c.key.shape[0])
+    }
+
+    /// Bytes held by the six projections (in their matrix format).
+    var projectionBytes: Int {
+        [timeMix.receptance, timeMix.key, timeMix.value, timeMix.output, channelMix.key, channelMix.value]
+            .reduce(0) { $0 + $1.byteCount }
     }
 
     var maxRank: Int {

@@ -183,10 +183,9 @@ struct BlockStack: Sendable {
 
     /// out[rows, n] (+)= input[rows, k] W^T, W an nn.Linear weight [n, k].
     @inline(__always)
-    private func linear(_ input: UnsafePointer<Float>, _ rows: Int, _ weight: WeightBuffer,
+    private func linear(_ input: UnsafePointer<Float>, _ rows: Int, _ weight: LinearWeight,
                         _ out: UnsafeMutablePointer<Float>, _ n: Int, _ k: Int, accumulate: Bool = false) {
-        parallelSgemm(m: rows, n: n, k: k, a: input, lda: k, b: weight.p, ldb: k, bTransposed: true,
-                      c: out, ldc: n, beta: accumulate ? 1 : 0)
+        weight.multiply(rows: rows, x: input, ldx: k, out: out, ldo: n, accumulate: accumulate)
     }
 
     /// out = f(input @ first) @ second, a LoRA with [C, rank] and [rank, C] factors.

@@ -10,6 +10,8 @@ public struct RWKVModel: Sendable {
     let stack: BlockStack
     let lnOutWeight, lnOutBias: WeightBuffer
     let heads: [EmbeddingTask: TaskHead]
+    /// The precision the block projections run in (resolved: never `auto`).
+    public let precision: WeightPrecision
 
     /// EOS (the pooling positions) of the world vocabulary.
     public static let eos = 65535
@@ -18,9 +20,16 @@ public struct RWKVModel: Sendable {
     public var width: Int { architecture.embeddingSize }
 
     /// Transforms checkpoint weights into the engine's layout. The embedding table is normalised in place
-    /// (no second copy when `weights` is not used afterwards); block weights are copied into engine buffers.
-    public init(_ weights: consuming EmbeddingModelWeights) {
+    /// (no second copy when `weights` is not used afterwards); block weights are converted block by block
+    /// into engine buffers, the projections into `precision` (resolved against `kernels`: a precision this
+    /// machine cannot run becomes fp32; `WeightPrecision.resolve` says why).
+    public init(_ weights: consuming EmbeddingModelWeights, precision requested: WeightPrecision = .fp32,
+                kernels: MatrixKernels? = nil) {
+        let kernels = kernels ?? (requested == .fp32 ? MatrixKernels(cpu: .current, oneDNN: nil) : .current)
         var w = consume weights
+        let resolved = requested == .fp32 ? .fp32 : requested.resolve(on: kernels).precision
+        precision = resolved
+        let int8Range = LinearWeight.int8Range(for: kernels.cpu)
         architecture = w.architecture
         let c = w.architecture.embeddingSize
         precondition(c % 64 == 0, "the engine needs C to be a multiple of the head size 64")
@@ -46,7 +55,7 @@ public struct RWKVModel: Sendable {
         w.blocks = []
         source.reverse()
         var blocks: [Block] = []
-        while let b = source.popLast() { blocks.append(Block(b, isFirst: blocks.isEmpty)) }
+        while let b = source.popLast() { blocks.append(Block(b, isFirst: blocks.isEmpty, format: resolved.format, int8Range: int8Range)) }
         stack = BlockStack(blocks: blocks, width: c)
         lnOutWeight = WeightBuffer(w.lnOut.weight)
         lnOutBias = WeightBuffer(w.lnOut.bias)
@@ -58,6 +67,9 @@ public struct RWKVModel: Sendable {
     public func zeroState(layers: Int? = nil) -> RWKVState {
         RWKVState(layerCount: layers ?? layerCount, embeddingSize: width)
     }
+
+    /// Bytes held by the blocks' projections (the weights `precision` applies to).
+    public var matrixBytes: Int { stack.blocks.reduce(0) { $0 + $1.projectionBytes } }
 
     public func makeWorkspace(maxRows: Int = 2048) -> Workspace { Workspace(maxRows: maxRows) }
 }

@@ -19,8 +19,17 @@ public struct RerankerNetwork: Sendable {
     public var requiredLayers: Int { (layerIndices.max() ?? -1) + 1 }
     public var width: Int { architecture.embeddingSize }
 
-    public init(_ weights: consuming RerankerWeights) throws(RWKVError) {
+    /// The precision the blocks' projections run in (resolved: never `auto`); the score head stays fp32.
+    public let precision: WeightPrecision
+
+    /// `precision` as for `RWKVModel.init` (pass the model's `precision` to compute both alike).
+    public init(_ weights: consuming RerankerWeights, precision requested: WeightPrecision = .fp32,
+                kernels: MatrixKernels? = nil) throws(RWKVError) {
+        let kernels = kernels ?? (requested == .fp32 ? MatrixKernels(cpu: .current, oneDNN: nil) : .current)
         let w = weights
+        let resolved = requested == .fp32 ? .fp32 : requested.resolve(on: kernels).precision
+        precision = resolved
+        let int8Range = LinearWeight.int8Range(for: kernels.cpu)
         let c = w.architecture.embeddingSize
         guard c % 64 == 0, !w.blocks.isEmpty, w.layerIndices.count == w.blocks.count,
               w.layerIndices.allSatisfy({ $0 >= 0 }) else {
@@ -35,7 +44,9 @@ public struct RerankerNetwork: Sendable {
             }
         }
         token = t
-        stack = BlockStack(blocks: w.blocks.enumerated().map { Block($1, isFirst: $0 == 0) }, width: c)
+        stack = BlockStack(blocks: w.blocks.enumerated().map {
+            Block($1, isFirst: $0 == 0, format: resolved.format, int8Range: int8Range)
+        }, width: c)
         lnOutWeight = WeightBuffer(w.lnOut.weight)
         lnOutBias = WeightBuffer(w.lnOut.bias)
         hiddenWeight = WeightBuffer(w.hiddenWeight)

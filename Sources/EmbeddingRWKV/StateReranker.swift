@@ -14,11 +14,22 @@ public struct StateReranker: Sendable {
 
     public static let instruction = "Instruct: Given a query, retrieve documents that answer the query\n"
 
+    /// The template's fixed start, `Instruct: ...\nDocument: ` without its last token, and the state after
+    /// it (the reranker's layers), computed once: every document whose ids start with these ids runs only
+    /// the rest, from this state (the same ids through the same recurrence). The last token is left out
+    /// because greedy longest match merges the trailing space into the document's first word (" the"); a
+    /// document whose ids still differ runs from the zero state.
+    public let templatePrefix: (ids: [Int], state: RWKVState)
+
     public init(model: RWKVModel, network: RerankerNetwork, tokenizer: WorldTokenizer) throws(RWKVError) {
         try network.check(pairedWith: model)
         self.model = model
         self.network = network
         self.tokenizer = tokenizer
+        let ids = Array(tokenizer.encode(Self.instruction + "Document: ", addEOS: false).dropLast())
+        var state = model.zeroState(layers: network.requiredLayers)
+        _ = try model.forward(ids, state: &state)
+        templatePrefix = (ids, state)
     }
 
     /// Embedding-model layers a cached document state holds.
@@ -61,7 +72,29 @@ public struct StateReranker: Sendable {
 
     // MARK: token API
 
+    /// States after `tokens` from the zero state; sequences that start with `templatePrefix.ids` run only
+    /// their remainder, from the prefix's state.
     public func documentStates(tokens: [[Int]], workspace: Workspace? = nil) throws(RWKVError) -> [RWKVState] {
+        let prefix = templatePrefix.ids
+        let zero = model.zeroState(layers: stateLayers)
+        var sources: [RWKVState] = [], remainders: [[Int]] = []
+        sources.reserveCapacity(tokens.count)
+        remainders.reserveCapacity(tokens.count)
+        for t in tokens {
+            if !prefix.isEmpty && t.starts(with: prefix) {
+                sources.append(templatePrefix.state)
+                remainders.append(Array(t[prefix.count...]))
+            } else {
+                sources.append(zero)
+                remainders.append(t)
+            }
+        }
+        return try model.forward(remainders, from: sources, workspace: workspace).states
+    }
+
+    /// `documentStates(tokens:)` without the prefix state: every sequence from the zero state (the reference
+    /// the prefix cache is tested and measured against).
+    public func documentStatesFromZero(tokens: [[Int]], workspace: Workspace? = nil) throws(RWKVError) -> [RWKVState] {
         var states = tokens.map { _ in model.zeroState(layers: stateLayers) }
         _ = try model.forward(tokens, states: &states, workspace: workspace)
         return states

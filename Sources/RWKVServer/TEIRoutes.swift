@@ -162,8 +162,8 @@ struct TEIRoutes: Sendable {
     }
 
     func info() -> TEIInfo {
-        TEIInfo(model_id: config.modelID, model_sha: nil, model_dtype: "float32", served_model_name: config.modelID,
-                checkpoint_dtypes: served.checkpointDTypes,
+        TEIInfo(model_id: config.modelID, model_sha: nil, model_dtype: served.model.precision.dtypeName,
+                served_model_name: config.modelID, checkpoint_dtypes: served.checkpointDTypes,
                 model_type: .init(embedding: .init(pooling: "eos-mean")), embedding_dimensions: served.dimensions,
                 layers: served.model.layerCount, reranker: served.reranker != nil,
                 max_concurrent_requests: config.maxConcurrentRequests, max_input_length: config.maxInputLength,

@@ -3,6 +3,7 @@ import EmbeddingRWKV
 import Foundation
 import RWKVCheckpoint
 import RWKVKernels
+import RWKVTokenizer
 
 /// `rwkv-emb bench engine` (the default bench): prefill throughput, query latency, offline reranking,
 /// achieved GFLOP/s against OpenBLAS's own large-sgemm rate measured in the same run, peak memory.
@@ -34,96 +35,167 @@ struct BenchEngine: ParsableCommand {
         guard documents >= 1 else { throw ValidationError("--documents must be at least 1") }
     }
 
+    @Option(parsing: .upToNextOption, help: "Weight precisions to measure (fp32 first: the others are compared with it).")
+    var precisions: [WeightPrecision] = [.fp32, .bf16, .int8]
+
+    /// One precision's figures.
+    struct Figures {
+        var precision: WeightPrecision
+        var prefill: [Double] = []  // tokens/s for each prefill shape
+        var query: Double = 0       // seconds
+        var rerank: Double = 0      // pairs/s
+        var gemm: Double = 0        // GFLOP/s of the precision's own GEMM (its roofline)
+        var engineRSS: Double? = nil
+        var weightMB: Double = 0
+    }
+
+    static let prefillShapes = [(1, 512), (8, 512), (32, 128)]
+
     func run() throws {
         #if DEBUG
         print("note: this is a debug build; use `swift build -c release` for representative figures")
         #endif
-        let startRSS = currentRSSMegabytes()
-        let loadStart = ContinuousClock.now
-        let weights: EmbeddingModelWeights
-        if let model {
-            weights = try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: model))
-        } else {
-            weights = EmbeddingModelWeights.random(architecture: shape.architecture, seed: 1)
-        }
-        let architecture = weights.architecture
-        let rerankerWeights: RerankerWeights
-        if let reranker {
-            rerankerWeights = try RerankerWeights.load(contentsOf: ModelLocator.rerankerNow(reranker), pairedWith: architecture)
-        } else {
-            let l = architecture.layerCount
-            let indices = Array(Set([l / 4 - 1, l / 2 - 1, 3 * l / 4 - 1, l - 1].map { max(0, $0) })).sorted()
-            var ra = architecture
-            ra.layerCount = indices.count
-            rerankerWeights = RerankerWeights.random(architecture: ra, layerIndices: indices, seed: 2)
-        }
-        let weightsRSS = currentRSSMegabytes()
-        let engine = RWKVModel(consume weights)
-        let ra = rerankerWeights.architecture
-        let rerankerBytes = Double(parameterCount(ra) - ra.vocabularySize * ra.embeddingSize - 5 * ra.embeddingSize * ra.embeddingSize) * 4
-        let network = try RerankerNetwork(consume rerankerWeights)
-        try network.check(pairedWith: engine)
-        let loadTime = seconds(ContinuousClock.now - loadStart)
-        let loadedRSS = currentRSSMegabytes()
-        let ws = engine.makeWorkspace()
-
-        let flopsPerToken = forwardFlopsPerToken(architecture)
-        let weightBytes = Double(parameterCount(architecture)) * 4
-        print("model:      \(model ?? "random \(shape.rawValue)"): \(architecture)")
-        print("            \(String(format: "%.0f", weightBytes / 1e6)) MB fp32 weights (+ reranker \(String(format: "%.0f", rerankerBytes / 1e6)) MB), "
-            + "\(String(format: "%.1f", flopsPerToken / 1e6)) MFLOP/token, ready in \(String(format: "%.1f", loadTime)) s, "
-            + "RSS \(startRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") at start, \(weightsRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") with checkpoint weights, engine \(loadedRSS.map { String(format: "%.0f MB", $0) } ?? "n/a") (peak so far \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a"))")
-        print("threads:    \(KernelThreads.coreCount) cores; engine GEMMs split over \(KernelThreads.coreCount) workers, OpenBLAS single-threaded; "
-            + "OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
-
-        let blasThreaded = sgemmRate(n: 2048, engineSplit: false)
-        let engineSplit = sgemmRate(n: 2048, engineSplit: true)
-        let roofline = max(blasThreaded, engineSplit)
-        print("sgemm:      2048^3 best of 3: \(String(format: "%.1f", blasThreaded)) GFLOP/s with OpenBLAS's threads, "
-            + "\(String(format: "%.1f", engineSplit)) GFLOP/s split over the engine's workers; roofline = the larger")
-
+        let kernels = MatrixKernels.current
+        print("cpu:        \(cpuModelName()), \(KernelThreads.coreCount) cores; \(kernels)")
+        print("kernels:    fp32 OpenBLAS sgemm; bf16 weights widened to fp32 per 128-channel panel + sgemm"
+            + "\(kernels.hasNativeBF16 ? " (this CPU has native bf16, which is not wired in yet)" : " (no bf16 GEMM for this CPU)")"
+            + "; int8 \(kernels.hasInt8 ? "oneDNN s8s8s32, |w| <= \(LinearWeight.int8Range(for: kernels.cpu))" : "unavailable (no oneDNN)")"
+            + "; GEMMs split over \(KernelThreads.coreCount) workers, each single-threaded")
+        let tokenizer = try WorldTokenizer()
         var rng = SeededGenerator(seed: 7)
         func text(_ n: Int) -> [Int] { (0..<(n - 1)).map { _ in 1 + Int(rng.next() % 65000) } + [RWKVModel.eos] }
-
-        for (batch, length) in [(1, 512), (8, 512), (32, 128)] {
-            let inputs = (0..<batch).map { _ in text(length) }
-            // The machine may be shared: measure the sgemm rate right next to each run (same conditions)
-            // and report best against best.
-            var t = Double.infinity, local = 0.0
-            for _ in 0..<iterations {
-                local = max(local, sgemmRate(n: 2048, engineSplit: true, repeats: 1))
-                t = min(t, try best(1) { _ = try engine.embed(inputs, workspace: ws) })
-            }
-            local = max(local, sgemmRate(n: 2048, engineSplit: true, repeats: 1))
-            let tokens = Double(batch * length)
-            let gflops = tokens * flopsPerToken / t / 1e9
-            print("prefill \(batch)x\(length):".padding(toLength: 20, withPad: " ", startingAt: 0)
-                + "\(String(format: "%7.1f", tokens / t)) tokens/s  \(String(format: "%6.1f", gflops)) GFLOP/s  "
-                + "(\(String(format: "%.0f", 100 * gflops / local))% of the sgemm rate measured alongside, "
-                + "\(String(format: "%.0f", local)) GFLOP/s; \(String(format: "%.0f", 100 * gflops / roofline))% of the first)  "
-                + "\(String(format: "%.1f", t * 1e3)) ms")
-        }
-
+        let prefillInputs = Self.prefillShapes.map { batch, length in (0..<batch).map { _ in text(length) } }
         let query = text(64)
-        let q = try best(max(iterations, 5)) { _ = try engine.embed([query], workspace: ws) }
-        print("query 64 tokens:    \(String(format: "%.1f", q * 1e3)) ms latency (embedding, one sequence)")
-
-        // Offline rerank: cache document states (only the reranker's layers), then one query against all.
         let docs = (0..<documents).map { _ in Array(text(128).dropLast()) }
-        var states = docs.map { _ in engine.zeroState(layers: network.requiredLayers) }
-        let d = try best(1) { _ = try engine.forward(docs, states: &states, workspace: ws) }
-        print("doc states:         \(documents) x 128 tokens in \(String(format: "%.1f", d * 1e3)) ms "
-            + "(layers 0...\(network.requiredLayers - 1), \(String(format: "%.1f", Double(states[0].serialized().count) / 1e6)) MB each)")
-        let queryIds = text(64)
-        let r = try best(iterations) {
-            let (_, queried) = try engine.forward(Array(repeating: queryIds, count: states.count), from: states, workspace: ws)
-            _ = try network.logits(queried, workspace: ws)
+        let rerankQuery = text(16)
+
+        var all: [Figures] = []
+        for requested in precisions {
+            let precision = PrecisionChoice.resolve(requested)
+            if precision != requested { print("\(requested.rawValue): skipped (runs as \(precision.rawValue) here)"); continue }
+            var f = Figures(precision: precision)
+            let architecture: ModelArchitecture
+            let engine: RWKVModel
+            let network: RerankerNetwork
+            do {
+                let weights: EmbeddingModelWeights
+                if let model {
+                    weights = try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: model))
+                } else {
+                    weights = EmbeddingModelWeights.random(architecture: shape.architecture, seed: 1)
+                }
+                architecture = weights.architecture
+                let rerankerWeights: RerankerWeights
+                if let reranker {
+                    rerankerWeights = try RerankerWeights.load(contentsOf: ModelLocator.rerankerNow(reranker), pairedWith: architecture)
+                } else {
+                    let l = architecture.layerCount
+                    let indices = Array(Set([l / 4 - 1, l / 2 - 1, 3 * l / 4 - 1, l - 1].map { max(0, $0) })).sorted()
+                    var ra = architecture
+                    ra.layerCount = indices.count
+                    rerankerWeights = RerankerWeights.random(architecture: ra, layerIndices: indices, seed: 2)
+                }
+                engine = RWKVModel(consume weights, precision: precision)
+                network = try RerankerNetwork(consume rerankerWeights, precision: precision)
+                try network.check(pairedWith: engine)
+            }
+            f.engineRSS = currentRSSMegabytes()
+            f.weightMB = Double(engine.matrixBytes) / 1e6
+            f.gemm = gemmRate(precision.format, m: 2048, n: architecture.feedForwardSize, k: architecture.embeddingSize)
+            let ws = engine.makeWorkspace()
+            let flopsPerToken = forwardFlopsPerToken(architecture)
+            print("\n\(precision.rawValue): block projections \(String(format: "%.0f", f.weightMB)) MB, engine RSS "
+                + "\(f.engineRSS.map { String(format: "%.0f MB", $0) } ?? "n/a"); own GEMM 2048x\(architecture.feedForwardSize)x\(architecture.embeddingSize): "
+                + "\(String(format: "%.1f", f.gemm)) GFLOP/s")
+            for ((batch, length), inputs) in zip(Self.prefillShapes, prefillInputs) {
+                let t = try best(iterations) { _ = try engine.embed(inputs, workspace: ws) }
+                let tokens = Double(batch * length)
+                f.prefill.append(tokens / t)
+                let gflops = tokens * flopsPerToken / t / 1e9
+                print("  prefill \(batch)x\(length):".padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + "\(String(format: "%7.1f", tokens / t)) tokens/s  \(String(format: "%6.1f", gflops)) GFLOP/s  "
+                    + "(\(String(format: "%.0f", 100 * gflops / f.gemm))% of its GEMM rate)  \(String(format: "%.1f", t * 1e3)) ms")
+            }
+            f.query = try best(max(iterations, 5)) { _ = try engine.embed([query], workspace: ws) }
+            print("  query 64 tokens:    \(String(format: "%.1f", f.query * 1e3)) ms latency (embedding, one sequence)")
+            var states = docs.map { _ in engine.zeroState(layers: network.requiredLayers) }
+            _ = try engine.forward(docs, states: &states, workspace: ws)
+            let r = try best(iterations) {
+                let (_, queried) = try engine.forward(Array(repeating: rerankQuery, count: states.count), from: states, workspace: ws)
+                _ = try network.logits(queried, workspace: ws)
+            }
+            f.rerank = Double(documents) / r
+            print("  offline rerank:     \(String(format: "%.0f", f.rerank)) pairs/s (16-token query vs \(documents) cached states of 128 tokens, "
+                + "\(String(format: "%.1f", r * 1e3)) ms; reranker layers \(network.layerIndices))")
+            if precision == precisions.first {
+                try templatePrefixFigure(engine: engine, network: network, tokenizer: tokenizer, ws: ws)
+            }
+            all.append(f)
         }
-        print("offline rerank:     64-token query vs \(documents) cached states in \(String(format: "%.1f", r * 1e3)) ms "
-            + "(reranker blocks read layers \(network.layerIndices))")
-        print("peak RSS:           \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a") "
-            + "(fp32 weights \(String(format: "%.0f", (weightBytes + rerankerBytes) / 1e6)) MB with the reranker)")
+        print("\npeak RSS:           \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a") for the whole run "
+            + "(one precision per run: --precisions int8)")
+        guard let base = all.first(where: { $0.precision == .fp32 }) else { return }
+        print("\nratios to fp32 (same run):")
+        print("precision  " + Self.prefillShapes.map { "prefill \($0.0)x\($0.1)" }.joined(separator: "  ")
+            + "  query 64 (latency)  rerank pairs/s  GEMM rate  engine RSS")
+        for f in all {
+            var line = f.precision.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+            for (i, v) in f.prefill.enumerated() {
+                line += String(format: "%.2fx", v / base.prefill[i]).padding(toLength: 14, withPad: " ", startingAt: 0)
+            }
+            line += String(format: "%.2fx", f.query / base.query).padding(toLength: 21, withPad: " ", startingAt: 0)
+            line += String(format: "%.2fx", f.rerank / base.rerank).padding(toLength: 16, withPad: " ", startingAt: 0)
+            line += String(format: "%.2fx", f.gemm / base.gemm).padding(toLength: 11, withPad: " ", startingAt: 0)
+            if let a = f.engineRSS, let b = base.engineRSS { line += String(format: "%.2fx", a / b) }
+            print(line)
+        }
     }
+
+    /// The reranker's document states from the cached template prefix vs from the zero state.
+    private func templatePrefixFigure(engine: RWKVModel, network: RerankerNetwork, tokenizer: WorldTokenizer, ws: Workspace) throws {
+        let reranker = try StateReranker(model: engine, network: network, tokenizer: tokenizer)
+        for length in [16, 64] {
+            let texts = try RetrievalBench.texts(count: documents, tokens: length, tokenizer: tokenizer)
+            let tokens = texts.map(reranker.documentTokens)
+            let hits = tokens.filter { $0.starts(with: reranker.templatePrefix.ids) }.count
+            let zero = try best(iterations) { _ = try reranker.documentStatesFromZero(tokens: tokens, workspace: ws) }
+            let cached = try best(iterations) { _ = try reranker.documentStates(tokens: tokens, workspace: ws) }
+            let mean = Double(tokens.map(\.count).reduce(0, +)) / Double(tokens.count)
+            print("  template prefix:    \(documents) documents of \(length) tokens (\(String(format: "%.0f", mean)) with the template): "
+                + "\(String(format: "%.1f", zero * 1e3)) ms from zero, \(String(format: "%.1f", cached * 1e3)) ms from the cached "
+                + "\(reranker.templatePrefix.ids.count)-token prefix (\(String(format: "%.2f", zero / cached))x; \(hits)/\(documents) used it)")
+        }
+    }
+}
+
+/// GFLOP/s of out[m, n] = x[m, k] W^T in `format` as the engine runs it (split over its workers), best of 3.
+private func gemmRate(_ format: MatrixFormat, m: Int, n: Int, k: Int) -> Double {
+    KernelThreads.useSingleThreadedBLAS()
+    var rng = SeededGenerator(seed: 3)
+    let weight = LinearWeight((0..<(n * k)).map { _ in Float(rng.next() % 2001) / 1000 - 1 }, outputs: n, inputs: k,
+                              format: format, int8Range: LinearWeight.int8Range(for: .current))
+    let x = (0..<(m * k)).map { _ in Float(rng.next() % 2001) / 1000 - 1 }
+    var out = [Float](repeating: 0, count: m * n)
+    var bestTime = Double.infinity
+    for _ in 0..<3 {
+        let start = ContinuousClock.now
+        x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                weight.multiply(rows: m, x: xp.baseAddress!, ldx: k, out: op.baseAddress!, ldo: n, accumulate: false)
+            }
+        }
+        bestTime = min(bestTime, seconds(ContinuousClock.now - start))
+    }
+    return 2 * Double(m * n * k) / bestTime / 1e9
+}
+
+/// The CPU's model name (/proc/cpuinfo on Linux).
+func cpuModelName() -> String {
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+    for line in info.split(separator: "\n") where line.hasPrefix("model name") {
+        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+    }
+    return "unknown CPU"
 }
 
 /// 2 * (parameters in matmuls) + the WKV recurrence (about 9 N^2 per head) per token.

@@ -36,9 +36,12 @@ struct BenchIndex: ParsableCommand {
     @Option(help: "Repetitions (the best of each is reported).")
     var iterations: Int = 2
 
+    @Option(name: .customLong("weight-precision"), help: PrecisionChoice.help)
+    var weightPrecision: WeightPrecision = .auto
+
     func run() throws {
         RetrievalBench.debugNote()
-        let models = try RetrievalBench.dummyModels(layers: layers, width: width)
+        let models = try RetrievalBench.dummyModels(layers: layers, width: width, precision: PrecisionChoice.resolve(weightPrecision))
         let texts = try RetrievalBench.texts(count: documents, tokens: tokens, tokenizer: models.tokenizer)
         let embedder = Embedder(model: models.model, tokenizer: models.tokenizer, normalize: true)
         let embeddingInputs = texts.map(embedder.tokens(for:))
@@ -94,7 +97,7 @@ struct BenchIndex: ParsableCommand {
             }
             if i % 2 == 1 { try runBare() }
         }
-        print("model: random \(layers) x \(width), state layers 0..<\(models.stateLayers), \(precision.rawValue) states")
+        print("model: random \(layers) x \(width), state layers 0..<\(models.stateLayers), \(precision.rawValue) states, \(models.model.precision.rawValue) weights")
         print("inputs: \(documents) documents x \(tokens) tokens = \(totalTokens) model tokens (embedding + state passes), \(batches.count) batches")
         print(String(format: "bare engine: %.2f s  %7.1f docs/s  %8.0f tokens/s", bare, Double(documents) / bare, Double(totalTokens) / bare))
         print(String(format: "index:       %.2f s  %7.1f docs/s  %8.0f tokens/s", index, Double(documents) / index, Double(totalTokens) / index))

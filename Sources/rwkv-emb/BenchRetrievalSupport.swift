@@ -8,13 +8,14 @@ import RWKVTokenizer
 enum RetrievalBench {
     /// Random weights of the released Tiny shape (12 x 768) and a random reranker reading layers
     /// `rerankerLayers` (default: 2, 5, 8, 11, as `bench engine`), or other shapes for quick runs.
-    static func dummyModels(layers: Int = 12, width: Int = 768, rerankerLayers: [Int]? = nil) throws -> RetrievalModels {
+    static func dummyModels(layers: Int = 12, width: Int = 768, rerankerLayers: [Int]? = nil,
+                            precision: WeightPrecision = .fp32) throws -> RetrievalModels {
         let a = ModelArchitecture.standard(layerCount: layers, embeddingSize: width)
         let indices = rerankerLayers ?? Array(Set([layers / 4 - 1, layers / 2 - 1, 3 * layers / 4 - 1, layers - 1].map { max(0, $0) })).sorted()
         var ra = a
         ra.layerCount = indices.count
         return try RetrievalModels(embedding: .random(architecture: a, seed: 1),
-                                   reranker: .random(architecture: ra, layerIndices: indices, seed: 2))
+                                   reranker: .random(architecture: ra, layerIndices: indices, seed: 2), precision: precision)
     }
 
     /// Texts of about `tokens` tokens each (cut from generated prose/CJK/code at token boundaries).

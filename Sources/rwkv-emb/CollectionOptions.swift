@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmbeddingRWKV
 import Foundation
 import RWKVHub
 import RWKVRetrieval
@@ -21,6 +22,10 @@ struct CollectionOptions: ParsableArguments {
                                + "else the one paired with --model.", valueName: "reranker"))
     var reranker: String?
 
+    // Not `--precision`: on `index` that names the precision of the stored states.
+    @Option(name: .customLong("weight-precision"), help: PrecisionChoice.help)
+    var weightPrecision: WeightPrecision = .auto
+
     var url: URL { URL(fileURLWithPath: collection) }
 
     /// The checkpoint files: the options (files, directories or names), else the manifest's, else the default model.
@@ -32,7 +37,8 @@ struct CollectionOptions: ParsableArguments {
     /// Loads the models that `resolveCheckpoints` names.
     func loadModels(manifest: CollectionManifest?) throws -> RetrievalModels {
         let files = try resolveCheckpoints(manifest: manifest)
-        return try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker)
+        return try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
+                                        precision: PrecisionChoice.resolve(weightPrecision))
     }
 
     /// Opens an existing collection (models only when needed).

@@ -84,7 +84,8 @@ struct Index: ParsableCommand {
         // Read every input first: a bad file or line stops here, before anything is written.
         let documents = try DocumentInputs.read(paths, options: .init(include: include, exclude: exclude, format: format))
         let files = try collectionOptions.resolveCheckpoints(manifest: manifest)
-        let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker)
+        let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
+                                              precision: PrecisionChoice.resolve(collectionOptions.weightPrecision))
         let collection: DocumentCollection
         if manifest != nil {
             collection = try DocumentCollection.open(at: url, models: models, writable: true)

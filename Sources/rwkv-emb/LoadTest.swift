@@ -65,6 +65,9 @@ struct LoadTest: AsyncParsableCommand {
     @Option(help: "Also measure the engine's bare batched throughput with random weights of this shape (a server started with --random-shape).")
     var randomShape: ReleasedShape?
 
+    @Option(help: PrecisionChoice.help)
+    var precision: WeightPrecision = .auto
+
     func validate() throws {
         guard let host = URL(string: url)?.host, ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) || host.hasPrefix("127.") else {
             throw ValidationError("--url must be a loopback address (127.0.0.0/8, localhost or [::1])")
@@ -86,7 +89,8 @@ struct LoadTest: AsyncParsableCommand {
         if model != nil || randomShape != nil {
             let (model, randomShape, concurrency) = (model, randomShape, concurrency)
             engine = try await onDedicatedThread {
-                try EngineBench(model: model, randomShape: randomShape, pool: pool, tokenizer: tokenizer, batch: concurrency)
+                try EngineBench(model: model, randomShape: randomShape, pool: pool, tokenizer: tokenizer, batch: concurrency,
+                                precision: PrecisionChoice.resolve(precision))
             }
         }
         let slice = duration / Double(rounds)
@@ -254,13 +258,14 @@ final class EngineBench: @unchecked Sendable {
     let batch: Int
     private var offset = 0
 
-    init(model path: String?, randomShape: ReleasedShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int) throws {
+    init(model path: String?, randomShape: ReleasedShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int,
+         precision: WeightPrecision) throws {
         let weights = if let path {
             try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: path))
         } else {
             EmbeddingModelWeights.random(architecture: (randomShape ?? .tiny).architecture, seed: 1)
         }
-        model = RWKVModel(weights)
+        model = RWKVModel(weights, precision: precision)
         workspace = model.makeWorkspace()
         inputs = pool.map { InputProtocol.single.input(for: tokenizer.encode($0)) }
         self.batch = batch

@@ -9,13 +9,19 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp(ModelLocator.modelHelp, valueName: "model"))
     var model: String?
 
+    @Option(help: PrecisionChoice.help)
+    var precision: WeightPrecision = .auto
+
+    /// `--precision` on this machine (with a note on standard error when it falls back).
+    var resolvedPrecision: WeightPrecision { PrecisionChoice.resolve(precision) }
+
     func loadModel() throws -> RWKVModel {
         try loadModel(from: ModelLocator.embeddingNow(model: model))
     }
 
     func loadModel(from url: URL) throws -> RWKVModel {
         let weights = try EmbeddingModelWeights.load(contentsOf: url)
-        return RWKVModel(consume weights)
+        return RWKVModel(consume weights, precision: resolvedPrecision)
     }
 }
 

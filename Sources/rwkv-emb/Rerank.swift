@@ -40,7 +40,7 @@ struct Rerank: ParsableCommand {
         let files = try ModelLocator.pairNow(model: modelOptions.model, reranker: reranker)
         let model = try modelOptions.loadModel(from: files.embedding)
         let weights = try RerankerWeights.load(contentsOf: files.reranker, pairedWith: model.architecture)
-        let pipeline = try StateReranker(model: model, network: try RerankerNetwork(weights), tokenizer: try WorldTokenizer())
+        let pipeline = try StateReranker(model: model, network: try RerankerNetwork(weights, precision: model.precision), tokenizer: try WorldTokenizer())
         let scores: [RerankScore]
         if offline {
             let states = try pipeline.documentStates(for: docs)

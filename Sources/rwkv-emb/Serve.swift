@@ -4,6 +4,7 @@ import EmbeddingRWKV
 import Logging
 import RWKVCheckpoint
 import RWKVHub
+import RWKVRetrieval
 import RWKVServer
 
 /// `rwkv-emb serve`: the HTTP service (TEI, OpenAI and Jina/Cohere compatible routes).
@@ -21,6 +22,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(ModelLocator.modelHelp, valueName: "model"))
     var model: String?
+
+    @Option(help: PrecisionChoice.help)
+    var precision: WeightPrecision = .auto
 
     @Option(help: "Serve random weights of a released shape instead of a checkpoint (load testing): tiny, base, large.")
     var randomShape: ReleasedShape?
@@ -114,6 +118,18 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
+    /// `ServedModel.load` in a weight precision: the embedding model and, when given, its paired reranker.
+    private static func load(model: URL, reranker: URL?, precision: WeightPrecision) throws -> ServedModel {
+        let loaded = try EmbeddingModelWeights.loadWithReport(contentsOf: model)
+        let dtypes = loaded.report.dtypes
+        guard let reranker else {
+            return ServedModel(model: RWKVModel(loaded.weights, precision: precision), checkpointDTypes: dtypes)
+        }
+        let rerankerWeights = try RerankerWeights.load(contentsOf: reranker, pairedWith: loaded.weights.architecture)
+        return ServedModel(retrieval: try RetrievalModels(embedding: loaded.weights, reranker: rerankerWeights, precision: precision),
+                           checkpointDTypes: dtypes)
+    }
+
     func run() async throws {
         var config = ServerConfiguration()
         config.host = host
@@ -147,10 +163,12 @@ struct Serve: AsyncParsableCommand {
         config.artificialInferenceDelay = .milliseconds(debugInferenceDelayMs)
 
         let served: ServedModel
+        let precision = PrecisionChoice.resolve(self.precision)
         if let modelURL {
-            served = try ServedModel.load(model: modelURL, reranker: files?.reranker?.url)
+            served = try Self.load(model: modelURL, reranker: files?.reranker?.url, precision: precision)
         } else {
-            served = ServedModel(model: RWKVModel(EmbeddingModelWeights.random(architecture: randomShape!.architecture, seed: 1)))
+            served = ServedModel(model: RWKVModel(EmbeddingModelWeights.random(architecture: randomShape!.architecture, seed: 1),
+                                                  precision: precision))
         }
         var logger = Logger(label: "rwkv-emb.server")
         logger.logLevel = .notice
