@@ -62,7 +62,7 @@ public enum Evaluation {
             for (i, q) in queries.enumerated() {
                 let r = try collection.search(q.text, options: options)
                 latencies.append(r.timings.total * 1000)
-                runs[q.id] = r.hits.map { h in (h.id, stage.reranked ? Double(h.rerank?.logit ?? -.infinity) : Double(h.embeddingScore)) }
+                runs[q.id] = r.hits.map { h in (h.id, stage.score(of: h)) }
                 progress(EvaluationProgress(stage: stage.name, queriesDone: i + 1, queriesTotal: queries.count))
             }
             let judged = Qrels(dataset.qrels.judgements.filter { runs[$0.key] != nil })

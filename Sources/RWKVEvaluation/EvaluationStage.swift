@@ -1,8 +1,7 @@
 import RWKVRetrieval
 
 /// One way of ranking the corpus for a query, measured on its own. The list `all` is the one place
-/// stages are defined: adding one (issue 10's `lexical`, `hybrid` and their reranked variants, once
-/// `SearchOptions` has a mode) is one line there.
+/// stages are defined: adding one is one line there.
 public struct EvaluationStage: Sendable {
     /// The name in tables, JSON and the run file's tag.
     public let name: String
@@ -18,10 +17,23 @@ public struct EvaluationStage: Sendable {
     }
 
     public static let all: [EvaluationStage] = [
-        EvaluationStage(name: "dense", reranked: false) { SearchOptions(topK: $0, candidates: $0, rerank: false, instruction: $1) },
-        EvaluationStage(name: "dense+rerank", reranked: true) { SearchOptions(topK: $0, candidates: $0, rerank: true, instruction: $1) },
-        // EvaluationStage(name: "lexical", reranked: false) { SearchOptions(topK: $0, candidates: $0, rerank: false, mode: .lexical, instruction: $1) },
+        stage("dense", .dense, reranked: false), stage("dense+rerank", .dense, reranked: true),
+        stage("lexical", .lexical, reranked: false), stage("lexical+rerank", .lexical, reranked: true),
+        stage("hybrid", .hybrid, reranked: false), stage("hybrid+rerank", .hybrid, reranked: true),
     ]
+
+    /// A stage searching in `mode` (documents grouped: the best passage per document).
+    static func stage(_ name: String, _ mode: SearchMode, reranked: Bool) -> EvaluationStage {
+        EvaluationStage(name: name, reranked: reranked) {
+            SearchOptions(topK: $0, candidates: $0, rerank: reranked, instruction: $1, mode: mode)
+        }
+    }
+
+    /// The score a hit is ranked by in this stage: the reranker's logit, else the first stage's score.
+    func score(of hit: SearchHit) -> Double {
+        if reranked { return Double(hit.rerank?.logit ?? -.infinity) }
+        return hit.fusedScore ?? hit.lexicalScore ?? hit.embeddingScore.map(Double.init) ?? -.infinity
+    }
 
     public static func named(_ name: String) -> EvaluationStage? { all.first { $0.name == name } }
 }

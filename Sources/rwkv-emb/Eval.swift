@@ -31,6 +31,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Embedding input protocol of a new collection (single|paper: the paper's multi-EOS protocol).")
     var `protocol`: InputProtocol = .single
     @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8).") var precision: StatePrecision = .fp16
+    // Not `--precision`: as on `index`, that names the precision of the stored states.
+    @Option(name: .customLong("weight-precision"), help: PrecisionChoice.help) var weightPrecision: WeightPrecision = .auto
     @Option(help: "Query instruction (the paper's protocol uses one per task).") var instruction: String = Embedder.defaultInstruction
     @Option(help: ArgumentHelp("Stages to run, comma separated (\(EvaluationStage.all.map(\.name).joined(separator: ", "))).", valueName: "list"))
     var stages: String = EvaluationStage.all.map(\.name).joined(separator: ",")
@@ -68,10 +70,10 @@ struct Eval: ParsableCommand {
         let url = collection.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-emb-eval-\(UUID().uuidString)")
         defer { if temporary { try? FileManager.default.removeItem(at: url) } }
-        let exists = FileManager.default.fileExists(atPath: url.appendingPathComponent("collection.json").path)
-        let manifest = exists ? try DocumentCollection.readManifest(at: url) : nil
+        let manifest = FileManager.default.fileExists(atPath: url.path) ? try? DocumentCollection.readManifest(at: url) : nil
         let files = try ModelLocator.pairNow(model: model ?? manifest?.embeddingCheckpoint, reranker: reranker ?? manifest?.rerankerCheckpoint)
-        let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker)
+        let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
+                                              precision: PrecisionChoice.resolve(weightPrecision))
         let col = try DocumentCollection.openOrCreate(
             at: url, models: models,
             configuration: .init(statePrecision: precision, inputProtocol: `protocol`,

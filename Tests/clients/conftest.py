@@ -31,7 +31,10 @@ class Server:
         self.collections = tempfile.TemporaryDirectory(prefix="rwkv-emb-clients-")
         args = [str(rwkv_emb()), "serve", "--model", str(MODEL), "--reranker", str(RERANKER),
                 "--host", "127.0.0.1", "--port", "0", "--model-id", "tiny-bf16", "--api-key", API_KEY,
-                "--collections-dir", self.collections.name, *extra]
+                "--collections-dir", self.collections.name,
+                # fp32 weights in the server and the CLI: the values compared to 1e-5 must not depend on
+                # batch shape (int8, which `auto` picks where oneDNN runs, does by ~1e-3).
+                "--precision", "fp32", *extra]
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         if not line.startswith("listening on "):
@@ -64,6 +67,8 @@ def auth():
 
 
 def cli(*args: str, stdin: str | None = None) -> dict:
+    if args and args[0] in ("embed", "rerank"):
+        args = (*args, "--precision", "fp32")   # as the server runs (see Server)
     out = subprocess.run([str(rwkv_emb()), *args], input=stdin, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
