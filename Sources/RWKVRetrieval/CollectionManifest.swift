@@ -80,14 +80,17 @@ public struct CollectionConfiguration: Sendable {
     public var rerankerCheckpoint: String?
     /// How documents are split into passages (fixed for the collection's life).
     public var passages: PassageOptions
+    /// The shard this collection holds (issue 14): only documents of that shard may be added.
+    public var shard: ShardAssignment
 
     public init(statePrecision: StatePrecision = .fp16, inputProtocol: InputProtocol = .single,
                 embeddingCheckpoint: String? = nil, rerankerCheckpoint: String? = nil,
-                passages: PassageOptions = PassageOptions()) {
+                passages: PassageOptions = PassageOptions(), shard: ShardAssignment = .unsharded) {
         self.statePrecision = statePrecision
         self.inputProtocol = inputProtocol
         self.embeddingCheckpoint = embeddingCheckpoint
         self.rerankerCheckpoint = rerankerCheckpoint
         self.passages = passages
+        self.shard = shard
     }
 }

@@ -46,6 +46,7 @@ extension DocumentCollection {
         try requireWritable()
         guard let models else { throw RetrievalError.modelsRequired("adding documents computes embeddings and states") }
         try Self.validate(documents)
+        try checkShard(documents)
         writer.lock()
         defer { writer.unlock() }
         try refresh()
@@ -136,6 +137,7 @@ extension DocumentCollection {
         for (d, v) in zip(documents, embeddings) where v.count != dimension {
             throw RetrievalError.invalidInput("document \"\(d.id)\": embedding has \(v.count) values, the collection \(dimension)")
         }
+        try checkShard(documents)
         writer.lock()
         defer { writer.unlock() }
         try refresh()
@@ -266,8 +268,9 @@ extension DocumentCollection {
                     try db.execute(sql: "DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE document = ?)", arguments: [id])
                     try db.execute(sql: "DELETE FROM passages WHERE document = ?", arguments: [id])
                     try db.execute(sql: "DELETE FROM documents WHERE id = ?", arguments: [id])
-                    try db.execute(sql: "INSERT INTO documents (id, content_hash, text, metadata, shard, added) VALUES (?, ?, ?, ?, 0, ?)",
-                                   arguments: [id, Data(item.hash), item.document.text, item.document.metadata, now])
+                    try db.execute(sql: "INSERT INTO documents (id, content_hash, text, metadata, shard, added) VALUES (?, ?, ?, ?, ?, ?)",
+                                   arguments: [id, Data(item.hash), item.document.text, item.document.metadata,
+                                               ShardAssignment.shard(of: id, count: manifest.shardCount), now])
                     for (k, span) in item.spans.enumerated() {
                         let stateOffset = hasStates ? firstState + (row - firstRow) * codec.blobBytes : nil
                         try db.execute(sql: """

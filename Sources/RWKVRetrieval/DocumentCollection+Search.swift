@@ -172,7 +172,11 @@ extension DocumentCollection {
                     all += top.map { (owners[$0.row], $0.score) }
                 }
             }
-            all.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+            // Equal scores by document and passage (as the lexical list), not by passage id.
+            all.sort { a, b in
+                guard a.score == b.score, let p = table.byID[a.id], let q = table.byID[b.id] else { return a.score > b.score }
+                return (p.document, p.ordinal) < (q.document, q.ordinal)
+            }
             return Array(all.prefix(k))
         }
     }
@@ -196,13 +200,15 @@ extension DocumentCollection {
     /// restricted by the filter inside SQLite. Scores: -bm25 (higher is better).
     func lexicalCandidates(_ query: String, k: Int, condition: (sql: String, arguments: [DatabaseValue])?) throws -> [(id: Int64, score: Double)] {
         guard let match = LexicalText.matchExpression(forQuery: query) else { return [] }
-        var sql = "SELECT rowid, bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
+        // Equal BM25 scores are ordered by document and passage, not by passage id: a shard, a merge or a
+        // compaction of the same documents then ranks them the same (issue 14).
+        var sql = "SELECT passages_fts.rowid, bm25(passages_fts) FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid WHERE passages_fts MATCH ?"
         var arguments: [DatabaseValue] = [match.databaseValue]
         if let condition {
-            sql += " AND rowid IN (SELECT p.id FROM passages p JOIN documents d ON d.id = p.document WHERE \(condition.sql))"
+            sql += " AND passages_fts.rowid IN (SELECT p.id FROM passages p JOIN documents d ON d.id = p.document WHERE \(condition.sql))"
             arguments += condition.arguments
         }
-        sql += " ORDER BY bm25(passages_fts) LIMIT ?"
+        sql += " ORDER BY bm25(passages_fts), p.document, p.ordinal LIMIT ?"
         arguments.append(k.databaseValue)
         let rows = try db.read { db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { (id: $0[0] as Int64, score: -($0[1] as Double)) }

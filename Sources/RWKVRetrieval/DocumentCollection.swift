@@ -54,15 +54,20 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     public static func create(at url: URL, models: RetrievalModels,
                               configuration: CollectionConfiguration = .init(),
                               compaction: CompactionPolicy = .init()) throws -> DocumentCollection {
+        _ = try PassageSplitter(tokenizer: models.tokenizer, options: configuration.passages)  // checks the options
+        return try create(at: url, manifest: newManifest(models: models, configuration: configuration), models: models, compaction: compaction)
+    }
+
+    /// Creates a new, empty collection described by `manifest` (`models` may be nil: a merge destination).
+    static func create(at url: URL, manifest: CollectionManifest, models: RetrievalModels?,
+                       compaction: CompactionPolicy = .init()) throws -> DocumentCollection {
         let fm = FileManager.default
         if fm.fileExists(atPath: databaseURL(url).path) || fm.fileExists(atPath: url.appendingPathComponent(LegacyCollection.manifestName).path) {
             throw RetrievalError.alreadyExists(path: url.path)
         }
-        _ = try PassageSplitter(tokenizer: models.tokenizer, options: configuration.passages)  // checks the options
         do { try fm.createDirectory(at: url.appendingPathComponent(CollectionSchema.segmentsFolder), withIntermediateDirectories: true) } catch {
             throw RetrievalError.io(path: url.path, operation: "create directory", message: "\(error.localizedDescription)")
         }
-        let manifest = newManifest(models: models, configuration: configuration)
         // The schema and manifest in one transaction in a temporary file, renamed into place: a directory
         // without `collection.sqlite` is not a collection yet.
         let tmp = url.appendingPathComponent(CollectionSchema.databaseName + ".creating")
@@ -93,7 +98,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             stateTemplate: StateReranker.instruction + "Document: {text}\n",
             queryInstruction: Embedder.defaultInstruction,
             passageTokens: configuration.passages.maxTokens, passageOverlap: configuration.passages.overlapTokens,
-            split: configuration.passages.split)
+            split: configuration.passages.split,
+            shardCount: configuration.shard.count, shardIndex: configuration.shard.index)
     }
 
     /// True when `url` holds a collection of either version.

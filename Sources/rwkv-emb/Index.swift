@@ -54,6 +54,9 @@ struct Index: ParsableCommand {
     @Flag(help: "Print one line per committed document to standard output (`added|updated|unchanged <id>`).")
     var logDocuments = false
 
+    @Option(help: ArgumentHelp("Build shard I of N: keep only the documents whose id hashes to it (a new collection records it).", valueName: "I/N"))
+    var shard: String?
+
     @Argument(help: ArgumentHelp("Files, directories, JSONL files, or - for standard input.", valueName: "path"))
     var paths: [String]
 
@@ -81,8 +84,13 @@ struct Index: ParsableCommand {
                 throw CommandLineError("the collection splits documents into \(manifest.split ? "passages of \(manifest.passageTokens) tokens (overlap \(manifest.passageOverlap))" : "one passage each"); passage options apply to new collections only")
             }
         }
+        let shardAssignment = try shard.map(ShardAssignment.init(parsing:)) ?? manifest?.shard ?? .unsharded
+        if let manifest, shardAssignment != manifest.shard {
+            throw CommandLineError("the collection holds shard \(manifest.shard), not \(shardAssignment)")
+        }
         // Read every input first: a bad file or line stops here, before anything is written.
         let documents = try DocumentInputs.read(paths, options: .init(include: include, exclude: exclude, format: format))
+            .filter { shardAssignment.contains($0.id) }
         let files = try collectionOptions.resolveCheckpoints(manifest: manifest)
         let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
                                               precision: PrecisionChoice.resolve(collectionOptions.weightPrecision))
@@ -95,7 +103,8 @@ struct Index: ParsableCommand {
                 configuration: .init(statePrecision: precision ?? .fp16, inputProtocol: `protocol` ?? .single,
                                      embeddingCheckpoint: files.embedding.standardizedFileURL.path,
                                      rerankerCheckpoint: files.reranker.standardizedFileURL.path,
-                                     passages: PassageOptions(maxTokens: passageTokens ?? 512, overlapTokens: passageOverlap ?? min(64, (passageTokens ?? 512) / 8), split: !noSplit)))
+                                     passages: PassageOptions(maxTokens: passageTokens ?? 512, overlapTokens: passageOverlap ?? min(64, (passageTokens ?? 512) / 8), split: !noSplit),
+                                     shard: shardAssignment))
         }
         let reporter = IndexProgress(total: documents.count, label: "documents")
         let start = ContinuousClock.now

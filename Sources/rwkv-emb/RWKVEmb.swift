@@ -24,6 +24,8 @@ struct RWKVEmb: AsyncParsableCommand {
             Stats.self,
             Compact.self,
             Migrate.self,
+            Merge.self,
+            Worker.self,
             Serve.self,
             LoadTest.self,
             Eval.self,
