@@ -2,6 +2,7 @@
 index throughput of 2 actors (one `rwkv-emb worker` each) + the merge against one `rwkv-emb index`, and
 search latency through the Ray Serve ingress (two-phase, one-phase) against the single-node route."""
 import json
+import shutil
 import os
 import platform
 import statistics
@@ -81,6 +82,7 @@ def main():
         server.wait(timeout=30)
         serve.shutdown()
         ray.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -5,6 +5,7 @@ killing one actor process mid-job, and checks: every document exactly once, in i
 states byte-identical to a single-process `rwkv-emb index`; two-phase distributed search through Ray Serve
 returns exactly the single-node route's hits and scores; one-phase answers in the same shape."""
 import json
+import shutil
 import os
 import signal
 import sqlite3
@@ -213,6 +214,7 @@ def main():
         single.wait(timeout=30)
         serve.shutdown()
         ray.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
     print("ray integration test: OK")
 
 
