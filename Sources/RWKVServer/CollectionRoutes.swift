@@ -84,10 +84,11 @@ struct CollectionRoutes: Sendable {
         return try jsonResponse(try info(name), status: .created)
     }
 
-    /// A `filter` field or parameter: the metadata filter language (a malformed one names the operator or path).
+    /// A `filter` field or parameter: the metadata filter language. A malformed one is 400 (as malformed
+    /// JSON is), with a message naming the operator or path at fault.
     static func filter(_ value: JSONValue) throws -> MetadataFilter {
         do { return try MetadataFilter.parse(json: value.text) } catch {
-            throw APIError.validation("`filter`: \(error)", param: "filter")
+            throw APIError(.invalidJSON, "`filter`: \(error)", param: "filter")
         }
     }
 
