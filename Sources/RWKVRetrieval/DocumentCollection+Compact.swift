@@ -118,6 +118,7 @@ extension DocumentCollection {
                 for m in moved { try update.execute(arguments: [m.emb, m.row, m.state, m.offset, m.id]) }
                 for id in chosen { try db.execute(sql: "DELETE FROM segments WHERE id = ?", arguments: [id]) }
                 try CollectionSchema.bumpGeneration(db)
+                try PassageDeletionLog.reset(db, generation: try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0)
             }
         } catch {
             for (e, s, _, _) in created {
