@@ -85,7 +85,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     }
 
     static func newManifest(models: RetrievalModels, configuration: CollectionConfiguration) -> CollectionManifest {
-        CollectionManifest(
+        var manifest = CollectionManifest(
             format: CollectionManifest.formatName, version: CollectionManifest.currentVersion,
             created: CollectionSchema.timestamp(), model: models.fingerprint,
             embeddingCheckpoint: configuration.embeddingCheckpoint, rerankerCheckpoint: configuration.rerankerCheckpoint,
@@ -96,6 +96,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             queryInstruction: Embedder.defaultInstruction,
             passageTokens: configuration.passages.maxTokens, passageOverlap: configuration.passages.overlapTokens,
             split: configuration.passages.split)
+        manifest.weightPrecision = models.model.precision
+        return manifest
     }
 
     /// True when `url` holds a collection of either version.
@@ -161,12 +163,20 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                                       compaction: compaction, legacyFiles: nil)
     }
 
-    /// Opens the collection in `url`, creating it first when the directory holds none.
+    /// Opens the collection in `url`, creating it first when the directory holds none (with `configuration`,
+    /// default `.init()`). A `configuration` given for an existing collection must match it (state precision,
+    /// input protocol, passage options): else `RetrievalError.configurationMismatch` naming the difference.
     public static func openOrCreate(at url: URL, models: RetrievalModels,
-                                    configuration: CollectionConfiguration = .init(),
+                                    configuration: CollectionConfiguration? = nil,
                                     compaction: CompactionPolicy = .init()) throws -> DocumentCollection {
-        if exists(at: url) { return try open(at: url, models: models, writable: true, compaction: compaction) }
-        return try create(at: url, models: models, configuration: configuration, compaction: compaction)
+        if exists(at: url) {
+            let manifest = try readManifest(at: url)
+            if manifest.version == CollectionManifest.currentVersion, let difference = configuration?.difference(from: manifest) {
+                throw RetrievalError.configurationMismatch("\(url.path): \(difference)")
+            }
+            return try open(at: url, models: models, writable: true, compaction: compaction)
+        }
+        return try create(at: url, models: models, configuration: configuration ?? .init(), compaction: compaction)
     }
 
     private init(url: URL, manifest: CollectionManifest, models: RetrievalModels?, writable: Bool,
