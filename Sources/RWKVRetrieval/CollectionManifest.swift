@@ -35,6 +35,10 @@ public struct CollectionManifest: Codable, Sendable, Equatable {
     /// Shards (issue 14): 1 and 0 for an unsharded collection.
     public var shardCount: Int = 1
     public var shardIndex: Int = 0
+    /// The weight precision of the matrix products the stored embeddings and states were computed with
+    /// (nil: not recorded, a collection migrated from version 1 or made before the key existed). Models of
+    /// another precision may still add and search: see `DocumentCollection.weightPrecisionMismatch`.
+    public var weightPrecision: WeightPrecision? = nil
 
     public var protocolValue: InputProtocol { InputProtocol(rawValue: inputProtocol) ?? .single }
     public var passageOptions: PassageOptions { PassageOptions(maxTokens: passageTokens, overlapTokens: passageOverlap, split: split) }

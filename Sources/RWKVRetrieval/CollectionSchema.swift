@@ -59,6 +59,7 @@ enum CollectionSchema {
     /// Creates the schema and writes the manifest (one transaction).
     static func create(_ db: Database, manifest: CollectionManifest) throws {
         for sql in statements { try db.execute(sql: sql) }
+        try PassageDeletionLog.create(db)
         for row in try manifest.rows() {
             try db.execute(sql: "INSERT INTO manifest (key, value) VALUES (?, ?)", arguments: [row.key, row.value])
         }

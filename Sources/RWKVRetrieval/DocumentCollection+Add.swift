@@ -292,6 +292,7 @@ extension DocumentCollection {
                 try db.execute(sql: "UPDATE segments SET bytes = ? WHERE id = ? AND kind = 'states'", arguments: [stateEnd, pair.states.id])
                 try CollectionSchema.bumpGeneration(db)
                 generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
+                try PassageDeletionLog.record(db, removed: removed, generation: generation)
             }
         } catch {
             if pair.isNew {  // never referenced: remove the new files now rather than at the next open
@@ -351,6 +352,7 @@ extension DocumentCollection {
                 }
                 try CollectionSchema.bumpGeneration(db)
                 generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
+                try PassageDeletionLog.record(db, removed: removed, generation: generation)
             }
         } catch {
             throw RetrievalError.database(path: Self.databaseURL(url).path, message: "\(error)")

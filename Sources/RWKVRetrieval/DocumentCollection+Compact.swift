@@ -24,6 +24,49 @@ extension DocumentCollection {
         try compactLocked(minimumDeadShare: share, all: false)
     }
 
+    struct MovedPassage { var id: Int64; var emb: Int; var row: Int; var state: Int?; var offset: Int? }
+
+    /// Points the moved passages of this process's view at their new rows and blobs, swaps the segment
+    /// pairs (measured: reloading the whole table instead took most of a 100k-passage compaction).
+    private func applyCompaction(_ moved: [MovedPassage], pairs: [(SegmentFile, SegmentFile)], removed: Set<Int>,
+                                 generation: Int64) throws {
+        refreshLock.lock()
+        let inStep: Bool = rw.write {
+            for id in removed {
+                embSegments[id] = nil
+                stateSegments[id] = nil
+                table.rowOwners[id] = nil
+                sealedPairs.remove(id)
+            }
+            for (e, s) in pairs {
+                embSegments[e.id] = e
+                stateSegments[s.id] = s
+                sealedPairs.insert(e.id)
+            }
+            for m in moved {
+                guard var p = table.byID[m.id] else { continue }
+                if !removed.contains(p.embSegment), p.embRow < table.rowOwners[p.embSegment]?.count ?? 0 {
+                    table.rowOwners[p.embSegment]![p.embRow] = 0
+                }
+                p.embSegment = m.emb
+                p.embRow = m.row
+                if let state = m.state, let offset = m.offset {
+                    p.stateSegment = state
+                    p.stateOffset = offset
+                }
+                table.byID[m.id] = p
+                let missing = m.row + 1 - (table.rowOwners[m.emb]?.count ?? 0)
+                if missing > 0 { table.rowOwners[m.emb, default: []].append(contentsOf: repeatElement(0, count: missing)) }
+                table.rowOwners[m.emb]![m.row] = m.id
+            }
+            let inStep = generation == table.generation + 1
+            table.generation = inStep ? generation : -1
+            return inStep
+        }
+        refreshLock.unlock()
+        if !inStep { try refresh() }  // out of step (should not happen with one writer): reload
+    }
+
     private struct PairUsage {
         var bytes = 0
         var live = 0
@@ -57,8 +100,8 @@ extension DocumentCollection {
                                     bytesAfter: before.bytes, passagesMoved: 0, bytesCopied: 0, seconds: seconds(clock.now - start))
         }
         // 1. Copy into new pairs (new ids), fsync'd and sealed; nothing refers to them yet.
-        struct Moved { var id: Int64; var emb: Int; var row: Int; var state: Int?; var offset: Int? }
-        var moved: [Moved] = []
+        var moved: [MovedPassage] = []
+        var generation: Int64 = 0
         var created: [(SegmentFile, SegmentFile, UInt32, UInt32)] = []
         var copied = 0
         var nextID = try db.read { db in try Int.fetchOne(db, sql: "SELECT max(id) FROM segments") } ?? 0
@@ -83,14 +126,17 @@ extension DocumentCollection {
                     let row = rows
                     let offset = p.hasState ? stateEnd + stateBuffer.count : nil
                     rw.read {
+                        // Typed byte buffers: Array appends them with one memcpy.
                         if let base = embSegments[p.embSegment]?.base {
-                            embBuffer += UnsafeRawBufferPointer(start: base + SegmentFile.headerSize + p.embRow * rowBytes, count: rowBytes)
+                            embBuffer.append(contentsOf: UnsafeBufferPointer(start: (base + SegmentFile.headerSize + p.embRow * rowBytes)
+                                .assumingMemoryBound(to: UInt8.self), count: rowBytes))
                         }
                         if p.hasState, let base = stateSegments[p.stateSegment!]?.base {
-                            stateBuffer += UnsafeRawBufferPointer(start: base + p.stateOffset, count: p.stateLength)
+                            stateBuffer.append(contentsOf: UnsafeBufferPointer(start: (base + p.stateOffset).assumingMemoryBound(to: UInt8.self),
+                                                                               count: p.stateLength))
                         }
                     }
-                    moved.append(Moved(id: p.id, emb: nextID, row: row, state: p.hasState ? nextID : nil, offset: offset))
+                    moved.append(MovedPassage(id: p.id, emb: nextID, row: row, state: p.hasState ? nextID : nil, offset: offset))
                     rows += 1
                     index += 1
                     if embBuffer.count + stateBuffer.count >= 32 << 20 { try flush() }
@@ -118,6 +164,8 @@ extension DocumentCollection {
                 for m in moved { try update.execute(arguments: [m.emb, m.row, m.state, m.offset, m.id]) }
                 for id in chosen { try db.execute(sql: "DELETE FROM segments WHERE id = ?", arguments: [id]) }
                 try CollectionSchema.bumpGeneration(db)
+                generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
+                try PassageDeletionLog.reset(db, generation: generation)
             }
         } catch {
             for (e, s, _, _) in created {
@@ -127,8 +175,8 @@ extension DocumentCollection {
             if let e = error as? RetrievalError { throw e }
             throw RetrievalError.database(path: Self.databaseURL(url).path, message: "\(error)")
         }
-        // 3. Readers reload (the segment set changed); then the old files go.
-        try refresh()
+        // 3. This process's view follows the moves it made (readers elsewhere reload); then the old files go.
+        try applyCompaction(moved, pairs: created.map { ($0.0, $0.1) }, removed: chosen, generation: generation)
         for id in chosen {
             for kind in [SegmentFile.Kind.emb, .states] { try? FileManager.default.removeItem(atPath: segmentPath(id: id, kind: kind)) }
         }

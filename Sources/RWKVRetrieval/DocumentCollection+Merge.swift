@@ -132,6 +132,10 @@ extension DocumentCollection {
             ("state template", other.stateTemplate, mine.stateTemplate),
             ("query instruction", other.queryInstruction, mine.queryInstruction),
         ]
+        // Weight precision: compared where both collections recorded one (older ones did not).
+        if let theirs = other.weightPrecision, let ours = mine.weightPrecision, theirs != ours {
+            throw RetrievalError.configurationMismatch("cannot merge \(path) into \(url.path): its weight precision is \(theirs.rawValue), the destination's \(ours.rawValue)")
+        }
         for (name, theirs, ours) in fields where theirs != ours {
             throw RetrievalError.configurationMismatch("cannot merge \(path) into \(url.path): its \(name) is \(theirs), the destination's \(ours)")
         }

@@ -43,6 +43,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     var embSegments: [Int: SegmentFile] = [:]
     var stateSegments: [Int: SegmentFile] = [:]
     var sealedPairs: Set<Int> = []
+    /// Times this process reloaded the whole passage table (at open, after compactions): guarded by `refreshLock`.
+    var fullReloads = 0
 
     public var dimension: Int { manifest.dimension }
 
@@ -88,7 +90,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     }
 
     static func newManifest(models: RetrievalModels, configuration: CollectionConfiguration) -> CollectionManifest {
-        CollectionManifest(
+        var manifest = CollectionManifest(
             format: CollectionManifest.formatName, version: CollectionManifest.currentVersion,
             created: CollectionSchema.timestamp(), model: models.fingerprint,
             embeddingCheckpoint: configuration.embeddingCheckpoint, rerankerCheckpoint: configuration.rerankerCheckpoint,
@@ -100,6 +102,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             passageTokens: configuration.passages.maxTokens, passageOverlap: configuration.passages.overlapTokens,
             split: configuration.passages.split,
             shardCount: configuration.shard.count, shardIndex: configuration.shard.index)
+        manifest.weightPrecision = models.model.precision
+        return manifest
     }
 
     /// True when `url` holds a collection of either version.
@@ -165,12 +169,20 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                                       compaction: compaction, legacyFiles: nil)
     }
 
-    /// Opens the collection in `url`, creating it first when the directory holds none.
+    /// Opens the collection in `url`, creating it first when the directory holds none (with `configuration`,
+    /// default `.init()`). A `configuration` given for an existing collection must match it (state precision,
+    /// input protocol, passage options): else `RetrievalError.configurationMismatch` naming the difference.
     public static func openOrCreate(at url: URL, models: RetrievalModels,
-                                    configuration: CollectionConfiguration = .init(),
+                                    configuration: CollectionConfiguration? = nil,
                                     compaction: CompactionPolicy = .init()) throws -> DocumentCollection {
-        if exists(at: url) { return try open(at: url, models: models, writable: true, compaction: compaction) }
-        return try create(at: url, models: models, configuration: configuration, compaction: compaction)
+        if exists(at: url) {
+            let manifest = try readManifest(at: url)
+            if manifest.version == CollectionManifest.currentVersion, let difference = configuration?.difference(from: manifest) {
+                throw RetrievalError.configurationMismatch("\(url.path): \(difference)")
+            }
+            return try open(at: url, models: models, writable: true, compaction: compaction)
+        }
+        return try create(at: url, models: models, configuration: configuration ?? .init(), compaction: compaction)
     }
 
     private init(url: URL, manifest: CollectionManifest, models: RetrievalModels?, writable: Bool,
@@ -198,7 +210,10 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             lockFD = -1
         }
         do {
-            if writable { try removeOrphanSegments() }
+            if writable {
+                try db.write { db in try PassageDeletionLog.create(db) }  // collections made before the log
+                try removeOrphanSegments()
+            }
             try refresh()
         } catch {
             if lockFD >= 0 { close(lockFD) }
@@ -251,14 +266,19 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         var generation: Int64
         var segments: [SegmentRecord]
         var rows: [LivePassage]
+        /// Passage ids removed since the loaded generation (a delta; empty with `full`).
+        var removed: [Int64]
+        /// Passages in the table at `generation` (checks the delta).
+        var total: Int
         var full: Bool
     }
 
     private struct SegmentVanished: Error {}
 
-    /// Brings the in-memory passage view and the segment mappings up to `changes.generation`: new
-    /// passages (id > the highest loaded), a full reload when passages were deleted or segments changed
-    /// (compaction), a remap of segments that grew. One indexed read when nothing changed.
+    /// Brings the in-memory passage view and the segment mappings up to `changes.generation`: a delta
+    /// (new passages: id > the highest loaded; removed ones: `PassageDeletionLog`), or a full reload after a
+    /// compaction (a segment went, or the log was emptied); a remap of segments that grew. One indexed
+    /// read when nothing changed.
     func refresh() throws {
         refreshLock.lock()
         defer { refreshLock.unlock() }
@@ -277,18 +297,22 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             let segments = try Row.fetchAll(db, sql: "SELECT id, kind, sealed, bytes FROM segments ORDER BY id").map {
                 SegmentRecord(id: $0[0], kind: SegmentFile.Kind(rawValue: $0[1]) ?? .emb, sealed: $0[2] != 0, bytes: $0[3])
             }
-            var full = current.0 < 0 || Set(segments.map(\.key)) != current.3
-            var rows: [LivePassage] = []
-            if !full {
+            // A segment this view maps is gone: a compaction repointed passages, reload them all.
+            var full = current.0 < 0 || !current.3.isSubset(of: Set(segments.map(\.key)))
+            var rows: [LivePassage] = [], removed: [Int64] = []
+            if !full, let log = try PassageDeletionLog.removed(db, after: current.0) {
+                removed = log
                 rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages WHERE id > ?", arguments: [current.1]).map(LivePassage.init)
-                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM passages") ?? 0
-                if total != current.2 + rows.count { full = true }  // passages were deleted
+            } else {
+                full = true
             }
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM passages") ?? 0
             if full { rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages").map(LivePassage.init) }
-            return Snapshot(generation: generation, segments: segments, rows: rows, full: full)
+            return Snapshot(generation: generation, segments: segments, rows: rows, removed: removed, total: total, full: full)
         }
         guard let snapshot else { return }
         try apply(snapshot)
+        if rw.read({ table.generation }) < 0 { try refreshOnce() }  // the delta did not add up: reload fully
     }
 
     private func segmentKeys() -> [String] {
@@ -315,9 +339,14 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             embSegments = emb
             stateSegments = states
             sealedPairs = Set(s.segments.filter { $0.sealed && $0.kind == .emb }.map(\.id))
-            if s.full { table = PassageTable() }
+            if s.full {
+                table = PassageTable()
+                fullReloads += 1
+            }
+            for id in s.removed { table.remove(id) }
             for p in s.rows { table.insert(p) }
-            table.generation = s.generation
+            // The delta must leave exactly the committed passages (else something was missed: reload).
+            table.generation = table.count == s.total ? s.generation : -1
         }
     }
 

@@ -53,29 +53,27 @@ struct PassageTable: Sendable {
 
     var count: Int { byID.count }
 
+    // The arrays are changed in place through the dictionaries' subscripts: a `var` copy would make each
+    // insert copy its segment's whole owner array (measured: quadratic, minutes for a 100k-passage reload).
     mutating func insert(_ p: LivePassage) {
         if byID[p.id] != nil { remove(p.id) }
         byID[p.id] = p
-        var ids = byDocument[p.document, default: []]
-        let at = ids.firstIndex { (byID[$0]?.ordinal ?? 0) > p.ordinal } ?? ids.count
-        ids.insert(p.id, at: at)
-        byDocument[p.document] = ids
-        var owners = rowOwners[p.embSegment, default: []]
-        if owners.count <= p.embRow { owners += [Int64](repeating: 0, count: p.embRow + 1 - owners.count) }
-        owners[p.embRow] = p.id
-        rowOwners[p.embSegment] = owners
+        let ordinal = p.ordinal
+        let byID = self.byID
+        let at = byDocument[p.document]?.firstIndex { (byID[$0]?.ordinal ?? 0) > ordinal }
+        byDocument[p.document, default: []].insert(p.id, at: at ?? byDocument[p.document]?.count ?? 0)
+        let missing = p.embRow + 1 - (rowOwners[p.embSegment]?.count ?? 0)
+        if missing > 0 { rowOwners[p.embSegment, default: []].append(contentsOf: repeatElement(0, count: missing)) }
+        rowOwners[p.embSegment]![p.embRow] = p.id
         maxID = max(maxID, p.id)
     }
 
     mutating func remove(_ id: Int64) {
         guard let p = byID.removeValue(forKey: id) else { return }
-        if var ids = byDocument[p.document] {
-            ids.removeAll { $0 == id }
-            byDocument[p.document] = ids.isEmpty ? nil : ids
-        }
-        if var owners = rowOwners[p.embSegment], p.embRow < owners.count, owners[p.embRow] == id {
-            owners[p.embRow] = 0
-            rowOwners[p.embSegment] = owners
+        byDocument[p.document]?.removeAll { $0 == id }
+        if byDocument[p.document]?.isEmpty == true { byDocument[p.document] = nil }
+        if p.embRow < rowOwners[p.embSegment]?.count ?? 0, rowOwners[p.embSegment]![p.embRow] == id {
+            rowOwners[p.embSegment]![p.embRow] = 0
         }
     }
 

@@ -12,6 +12,7 @@ struct CollectionRoutes: Sendable {
     let batcher: InferenceBatcher
     let config: ServerConfiguration
     let tokenizer: WorldTokenizer
+    let metrics: ServerMetrics
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/collections") { _, _ in try jsonResponse(CollectionList(collections: registry.names.compactMap { try? info($0) })) }
@@ -84,10 +85,11 @@ struct CollectionRoutes: Sendable {
         return try jsonResponse(try info(name), status: .created)
     }
 
-    /// A `filter` field or parameter: the metadata filter language (a malformed one names the operator or path).
+    /// A `filter` field or parameter: the metadata filter language. A malformed one is 400 (as malformed
+    /// JSON is), with a message naming the operator or path at fault.
     static func filter(_ value: JSONValue) throws -> MetadataFilter {
         do { return try MetadataFilter.parse(json: value.text) } catch {
-            throw APIError.validation("`filter`: \(error)", param: "filter")
+            throw APIError(.invalidJSON, "`filter`: \(error)", param: "filter")
         }
     }
 
@@ -181,6 +183,7 @@ struct CollectionRoutes: Sendable {
                                     filter: filter, group: body.group ?? true)
         let query = body.query
         let (result, timings) = try await batcher.exclusive { _ in try collection.search(query, options: options) }
+        metrics.observeSearch(collection: name, mode: mode, filtered: filter != nil, result: result)
         let hits = result.hits.map { h in
             SearchResponse.Hit(id: h.id, passage: h.passage, start: h.start, end: h.end, passage_id: h.passageID, text: h.text,
                                metadata: h.metadata.map(JSONValue.init(parsing:)),
@@ -216,6 +219,7 @@ struct CollectionRoutes: Sendable {
         let (r, _) = try await batcher.exclusive { _ in
             ids.isEmpty ? try collection.rerank(query, passages: passages) : try collection.rerank(query, ids: ids)
         }
+        metrics.observeRerank(collection: name, result: r)
         let results = r.scores.enumerated().map { i, s in
             CollectionRerankResponse.Score(id: ids.isEmpty ? nil : ids[i],
                                            passage_id: ids.isEmpty ? passages[i] : (i < r.passages.count ? r.passages[i] : nil),

@@ -51,12 +51,12 @@ public struct EmbeddingServer: Sendable {
         TEIRoutes(service: service, state: state).register(on: router) {
             for name in collections.names {
                 guard let stats = try? collections.get(name).stats() else { continue }
-                metrics.setCollection(name: name, documents: stats.documents, textBytes: stats.textBytes)
+                metrics.setCollection(name: name, stats: stats)
             }
         }
         OpenAIRoutes(service: service).register(on: router)
         DocsRoutes().register(on: router)
-        CollectionRoutes(registry: collections, batcher: batcher, config: config, tokenizer: served.tokenizer).register(on: router)
+        CollectionRoutes(registry: collections, batcher: batcher, config: config, tokenizer: served.tokenizer, metrics: metrics).register(on: router)
         return router
     }
 

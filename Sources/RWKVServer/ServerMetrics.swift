@@ -80,14 +80,7 @@ public final class ServerMetrics: Sendable {
                              labels: [("route", route), ("status", "\(status / 100)xx")]).increment()
     }
 
-    /// Our own family: per-collection gauges, set when `/metrics` is scraped
-    /// (`rwkv_emb_collection_documents{collection}`, `rwkv_emb_collection_text_bytes{collection}`).
-    func setCollection(name: String, documents: Int, textBytes: Int) {
-        registry.makeGauge(descriptor: Self.d("rwkv_emb_collection_documents", "Documents in a served collection"),
-                           labels: [("collection", name)]).set(Int64(documents))
-        registry.makeGauge(descriptor: Self.d("rwkv_emb_collection_text_bytes", "Bytes of document text in a served collection"),
-                           labels: [("collection", name)]).set(Int64(textBytes))
-    }
+    // The collection families: ServerMetrics+Collections.swift.
 
     /// The Prometheus text exposition.
     public func exposition() -> [UInt8] { registry.emitToBuffer() }

@@ -29,6 +29,7 @@ struct BenchCompact: ParsableCommand {
 
     func run() throws {
         RetrievalBench.debugNote()
+        RetrievalBench.machineNote()
         let dir = try RetrievalBench.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let models = try RetrievalBench.dummyModels(layers: 1, width: dimension, rerankerLayers: [0])

@@ -41,6 +41,7 @@ struct BenchIndex: ParsableCommand {
 
     func run() throws {
         RetrievalBench.debugNote()
+        RetrievalBench.machineNote()
         let models = try RetrievalBench.dummyModels(layers: layers, width: width, precision: PrecisionChoice.resolve(weightPrecision))
         let texts = try RetrievalBench.texts(count: documents, tokens: tokens, tokenizer: models.tokenizer)
         let embedder = Embedder(model: models.model, tokenizer: models.tokenizer, normalize: true)

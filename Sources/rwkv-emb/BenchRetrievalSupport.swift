@@ -1,6 +1,7 @@
 import EmbeddingRWKV
 import Foundation
 import RWKVCheckpoint
+import RWKVKernels
 import RWKVRetrieval
 import RWKVTokenizer
 
@@ -42,6 +43,13 @@ enum RetrievalBench {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-emb-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// The machine and kernels a figure was measured with (and how loaded the machine was at the start).
+    static func machineNote() {
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
+        print("machine: \(cpuModelName()), \(KernelThreads.coreCount) cores, load average \(load) at the start (other work on the machine shifts the figures)")
+        print("kernels: \(MatrixKernels.current); dense scan: OpenBLAS sgemv per worker; CRC-32C: \(CRC32C.implementation)")
     }
 
     static func debugNote() {

@@ -45,7 +45,15 @@ struct CollectionOptions: ParsableArguments {
     func open(needsModels: Bool, writable: Bool = false) throws -> DocumentCollection {
         let manifest = try DocumentCollection.readManifest(at: url)
         let models = needsModels ? try loadModels(manifest: manifest) : nil
-        return try DocumentCollection.open(at: url, models: models, writable: writable)
+        let collection = try DocumentCollection.open(at: url, models: models, writable: writable)
+        Self.notePrecision(collection)
+        return collection
+    }
+
+    /// Says on standard error when the models compute in another weight precision than the collection's.
+    static func notePrecision(_ collection: DocumentCollection) {
+        guard let m = collection.weightPrecisionMismatch else { return }
+        printError("note: \(m); --weight-precision \(m.collection.rawValue) computes as the collection did")
     }
 }
 

@@ -74,14 +74,16 @@ struct Eval: ParsableCommand {
         let files = try ModelLocator.pairNow(model: model ?? manifest?.embeddingCheckpoint, reranker: reranker ?? manifest?.rerankerCheckpoint)
         let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
                                               precision: PrecisionChoice.resolve(weightPrecision))
-        let col = try DocumentCollection.openOrCreate(
-            at: url, models: models,
-            configuration: .init(statePrecision: precision, inputProtocol: `protocol`,
-                                 embeddingCheckpoint: files.embedding.standardizedFileURL.path,
-                                 rerankerCheckpoint: files.reranker.standardizedFileURL.path))
         if let manifest, manifest.inputProtocol != `protocol`.rawValue || manifest.statePrecision != precision {
             throw CommandLineError("the collection was built with --protocol \(manifest.inputProtocol) --precision \(manifest.statePrecision.rawValue); use those or another --collection")
         }
+        // A configuration only for a new collection: an existing one is reused with its own passage options.
+        let col = try DocumentCollection.openOrCreate(
+            at: url, models: models,
+            configuration: manifest != nil ? nil : .init(statePrecision: precision, inputProtocol: `protocol`,
+                                                         embeddingCheckpoint: files.embedding.standardizedFileURL.path,
+                                                         rerankerCheckpoint: files.reranker.standardizedFileURL.path))
+        CollectionOptions.notePrecision(col)
         let indexing = IndexProgress(total: dataset.corpus.count, label: "documents")
         let skipped = try Evaluation.index(dataset, into: col) { p in
             indexing.update(done: p.documentsDone, tokens: p.tokensDone, final: p.documentsDone == p.documentsTotal)

@@ -97,6 +97,7 @@ struct Index: ParsableCommand {
         let collection: DocumentCollection
         if manifest != nil {
             collection = try DocumentCollection.open(at: url, models: models, writable: true)
+            CollectionOptions.notePrecision(collection)
         } else {
             collection = try DocumentCollection.create(
                 at: url, models: models,
