@@ -119,6 +119,7 @@ extension DocumentCollection {
                                   computeSeconds: phase[1], encodeSeconds: phase[2], writeSeconds: phase[3]))
             mark = clock.now
         }
+        try annAfterWrite()
         try compactIfNeeded()
         return results
     }
@@ -166,6 +167,7 @@ extension DocumentCollection {
             if !batch.isEmpty { try commit(batch, rows: PassageRows(vectors: vectors, stateBlobs: [])) }
             results += batch.map { AddedDocument(id: $0.document.id, outcome: $0.replaces ? .updated : .added, tokens: 0, passages: 1) }
         }
+        try annAfterWrite()
         try compactIfNeeded()
         return results
     }
@@ -312,6 +314,7 @@ extension DocumentCollection {
         writer.lock()
         defer { writer.unlock() }
         let deleted = try deleteLocked(ids: ids)
+        try annAfterWrite()
         try compactIfNeeded()
         return deleted
     }
