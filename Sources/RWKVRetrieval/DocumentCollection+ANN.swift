@@ -293,15 +293,10 @@ extension DocumentCollection {
         let wanted = min(k, matching)
         if let allowed {
             if matching <= settings.filterExactLimit { return (denseCandidates(query: query, k: k, allowed: allowed), .exactFiltered) }
-            // Expected matches among n neighbours: n * matching / total; start at 1.5x what k needs.
-            var n = min(total, Int(Double(k) * Double(total) / Double(max(1, matching)) * 1.5) + k)
-            while n <= max(k, total / 5) {
-                let found = index.search(query, k: n, ef: max(settings.efSearch, n))
-                let kept: [(id: Int64, score: Float)] = rw.read { found.filter { allowed.contains($0.id) && table.byID[$0.id] != nil } }
-                if kept.count >= wanted { return (Array(kept.prefix(k)), .hnswFiltered) }
-                if found.count < n { break }  // the index holds no more
-                n *= 4
+            let kept = index.filteredSearch(query, k: k, matching: matching, total: total, efSearch: settings.efSearch) { found in
+                rw.read { found.filter { allowed.contains($0.id) && table.byID[$0.id] != nil } }
             }
+            if let kept { return (kept, .hnswFiltered) }
             return (denseCandidates(query: query, k: k, allowed: allowed), .exactFallback)
         }
         let found = index.search(query, k: k, ef: max(settings.efSearch, k))

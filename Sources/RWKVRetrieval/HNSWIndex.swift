@@ -14,12 +14,16 @@ public final class HNSWIndex: @unchecked Sendable {  // the C object locks itsel
 
     deinit { chnsw_free(handle) }
 
+    static func message(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// A new, empty index. `m`: links per node (memory and recall grow with it); `efConstruction`: the
     /// search width while inserting (build time and graph quality grow with it).
     public convenience init(dimension: Int, m: Int, efConstruction: Int, capacity: Int = 1024, seed: Int = 100) throws {
         var error = [CChar](repeating: 0, count: 256)
         guard let h = chnsw_create(dimension, capacity, m, efConstruction, seed, &error, error.count) else {
-            throw RetrievalError.invalidInput("HNSW index: \(String(cString: error))")
+            throw RetrievalError.invalidInput("HNSW index: \(Self.message(error))")
         }
         self.init(handle: h, dimension: dimension)
     }
@@ -28,7 +32,7 @@ public final class HNSWIndex: @unchecked Sendable {  // the C object locks itsel
     public static func load(path: String, dimension: Int) throws -> HNSWIndex {
         var error = [CChar](repeating: 0, count: 256)
         guard let h = chnsw_load(path, dimension, &error, error.count) else {
-            throw RetrievalError.corrupt(path: path, reason: "HNSW index: \(String(cString: error))")
+            throw RetrievalError.corrupt(path: path, reason: "HNSW index: \(Self.message(error))")
         }
         return HNSWIndex(handle: h, dimension: dimension)
     }
@@ -36,7 +40,7 @@ public final class HNSWIndex: @unchecked Sendable {  // the C object locks itsel
     public func save(path: String) throws {
         var error = [CChar](repeating: 0, count: 256)
         guard chnsw_save(handle, path, &error, error.count) == 0 else {
-            throw RetrievalError.io(path: path, operation: "write HNSW index", message: String(cString: error))
+            throw RetrievalError.io(path: path, operation: "write HNSW index", message: Self.message(error))
         }
     }
 
@@ -46,7 +50,7 @@ public final class HNSWIndex: @unchecked Sendable {  // the C object locks itsel
         var error = [CChar](repeating: 0, count: 256)
         let ids = labels.map { UInt64(bitPattern: $0) }
         guard chnsw_add(handle, vectors, ids, ids.count, max(1, threads), &error, error.count) == 0 else {
-            throw RetrievalError.invalidInput("HNSW index: \(String(cString: error))")
+            throw RetrievalError.invalidInput("HNSW index: \(Self.message(error))")
         }
     }
 
@@ -78,5 +82,26 @@ public final class HNSWIndex: @unchecked Sendable {  // the C object locks itsel
         var scores = [Float](repeating: 0, count: k)
         let n = chnsw_search(handle, query, k, max(ef, k), &labels, &scores)
         return (0..<n).map { (Int64(bitPattern: labels[$0]), scores[$0]) }
+    }
+}
+
+extension HNSWIndex {
+    /// The top `k` among the labels `accept` keeps, where `matching` of the index's `total` live labels
+    /// are acceptable: the index searched for n neighbours, n starting at 1.5x the k matches expected
+    /// for the selectivity and widened x4 until min(k, matching) are found; nil once n passes a fifth of
+    /// the collection (the caller scans exactly then: never fewer results than matches).
+    public func filteredSearch(_ query: [Float], k: Int, matching: Int, total: Int, efSearch: Int,
+                               accept: ([(id: Int64, score: Float)]) -> [(id: Int64, score: Float)]) -> [(id: Int64, score: Float)]? {
+        let wanted = min(k, matching)
+        guard wanted > 0 else { return [] }
+        var n = min(total, Int(Double(k) * Double(total) / Double(max(1, matching)) * 1.5) + k)
+        while n <= max(k, total / 5) {
+            let found = search(query, k: n, ef: max(efSearch, n))
+            let kept = accept(found)
+            if kept.count >= wanted { return Array(kept.prefix(k)) }
+            if found.count < n { return nil }  // the index holds no more
+            n *= 4
+        }
+        return nil
     }
 }

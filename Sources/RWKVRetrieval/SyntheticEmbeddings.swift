@@ -29,14 +29,26 @@ public struct SyntheticEmbeddings: Sendable {
     /// Vectors `first..<first+count` (row-major), the same for the same index whatever the batching.
     public func vectors(_ first: Int, count: Int) -> [Float] {
         var out = [Float](repeating: 0, count: count * dimension)
+        out.withUnsafeMutableBufferPointer { fill($0.baseAddress!, first: first, count: count) }
+        return out
+    }
+
+    /// Writes vectors `first..<first+count` to `out` (row-major; callers may fill disjoint ranges in parallel).
+    public func fill(_ out: UnsafeMutablePointer<Float>, first: Int, count: Int) {
         let sigma = spread / Float(dimension).squareRoot()
         for r in 0..<count {
             var rng = SplitMix(state: seed &* 0x9E37_79B9 &+ UInt64(first + r) &* 0xD1B5_4A32_D192_ED03)
             let cluster = Int(rng.next() % UInt64(clusters))
-            for j in 0..<dimension { out[r * dimension + j] = centroids[cluster * dimension + j] + sigma * rng.gaussian() }
-            Self.normalize(&out, row: r, dimension: dimension)
+            let row = out + r * dimension
+            var s: Float = 0
+            for j in 0..<dimension {
+                let x = centroids[cluster * dimension + j] + sigma * rng.gaussian()
+                row[j] = x
+                s += x * x
+            }
+            let inv = 1 / max(s.squareRoot(), 1e-12)
+            for j in 0..<dimension { row[j] *= inv }
         }
-        return out
     }
 
     /// Query vectors: drawn like the data but from a different stream (not copies of stored rows).
