@@ -270,7 +270,8 @@ extension DocumentCollection {
         ann.lock.lock()
         defer { ann.lock.unlock() }
         let record: ANNIndexRecord? = ann.record ?? (try? readManifestValue(Self.annRecordKey))
-        return ANNStats(settings: settings, kind: ann.index != nil ? "hnsw" : "none", elements: ann.index?.count ?? 0,
+        return ANNStats(settings: settings, kind: ann.index != nil || record != nil ? "hnsw" : "none",
+                        elements: ann.index?.count ?? record?.elements ?? 0,
                         deleted: ann.index?.deletedCount ?? 0, memoryBytes: ann.index?.memoryBytes ?? 0,
                         fileBytes: record?.bytes ?? 0, file: record.map { CollectionSchema.segmentsFolder + "/" + $0.file },
                         origin: ann.origin)

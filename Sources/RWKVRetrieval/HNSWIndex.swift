@@ -105,3 +105,13 @@ extension HNSWIndex {
         return nil
     }
 }
+
+/// hnswlib 0.6.2's footprint per vector (checked by `bench ann`): the base layer holds the vector
+/// (4d), 2M links (8M) with a count (4) and the label (8); a node reaches the upper layers with
+/// probability 1/M, each with M links and a count. In memory add the layer pointer and level (12), a
+/// lock (40) and the label map entry (~32).
+public enum HNSWSizes {
+    static func upperLayers(m: Int) -> Int { (4 * m + 4 + m - 2) / max(1, m - 1) }
+    public static func fileBytesPerVector(dimension: Int, m: Int) -> Int { 4 * dimension + 8 * m + 12 + 4 + upperLayers(m: m) }
+    public static func memoryBytesPerVector(dimension: Int, m: Int) -> Int { 4 * dimension + 8 * m + 12 + upperLayers(m: m) + 12 + 40 + 32 }
+}

@@ -54,6 +54,8 @@ struct Index: ParsableCommand {
     @Flag(help: "Print one line per committed document to standard output (`added|updated|unchanged <id>`).")
     var logDocuments = false
 
+    @OptionGroup var annOptions: ANNOptions
+
     @Argument(help: ArgumentHelp("Files, directories, JSONL files, or - for standard input.", valueName: "path"))
     var paths: [String]
 
@@ -97,6 +99,7 @@ struct Index: ParsableCommand {
                                      rerankerCheckpoint: files.reranker.standardizedFileURL.path,
                                      passages: PassageOptions(maxTokens: passageTokens ?? 512, overlapTokens: passageOverlap ?? min(64, (passageTokens ?? 512) / 8), split: !noSplit)))
         }
+        try annOptions.apply(to: collection)
         let reporter = IndexProgress(total: documents.count, label: "documents")
         let start = ContinuousClock.now
         var counts: [AddedDocument.Outcome: Int] = [:]
