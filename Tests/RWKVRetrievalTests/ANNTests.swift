@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RWKVRetrieval
+import RWKVTestSupport
 
 /// The HNSW index of large collections (issue 11), against brute force over the same rows.
 @Suite struct ANNTests {
@@ -152,5 +153,59 @@ import Testing
         let c = try reopen()
         #expect(c.stats().ann?.origin?.hasPrefix("built (index file missing)") == true, "\(String(describing: c.stats().ann?.origin))")
         #expect(try c.nearest(to: queries[0], k: 1).first?.id == "extra")
+    }
+
+    /// kill -9 while `index --ann hnsw` adds documents and saves the index (the CommandLineTests style):
+    /// every reported document is found, the collection opens and searches through the index, and no
+    /// index file is left that the manifest does not name.
+    @Test func survivesSIGKILLWhileUpdatingTheIndex() throws {
+        guard let exe = cliExecutable() else { throw CLIMissing() }
+        let dir = try TemporaryDirectory()
+        let col = dir.path("col")
+        let models = try Models.tiny
+        var generator = SystemRandomNumberGenerator()
+        var reported = Set<String>()
+        var kills = 0
+        for round in 0..<3 {
+            let docs = (0..<30).map { i in #"{"id": "r\#(round)-\#(i)", "text": "round \#(round) document \#(i) about \#(sampleTexts[i % sampleTexts.count])"}"# }
+            try dir.write("docs\(round).jsonl", docs.joined(separator: "\n"))
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = ["index", "--collection", col.path, "--model", Fixtures.embeddingCheckpoint("tiny-bf16").path,
+                           "--reranker", Fixtures.rerankerCheckpoint("tiny-bf16").path, "--ann", "hnsw", "--no-states",
+                           "--batch-documents", "\(2 + round)", "--log-documents", dir.path("docs\(round).jsonl").path]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let target = Int.random(in: 2...20, using: &generator)
+            var buffer = Data()
+            let handle = out.fileHandleForReading
+            while String(decoding: buffer, as: UTF8.self).split(separator: "\n").filter({ $0.hasPrefix("added ") }).count < target {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer += chunk
+            }
+            usleep(UInt32.random(in: 0...100_000, using: &generator))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal { kills += 1 }
+            buffer += handle.readDataToEndOfFile()
+            for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix("added ") {
+                reported.insert(String(line.split(separator: " ", maxSplits: 1)[1]))
+            }
+            let c = try DocumentCollection.open(at: col, models: models, writable: true)
+            #expect(c.annSettings.kind == .hnsw)
+            for id in reported { #expect(c.embedding(id: id) != nil, "round \(round): \(id) reported but missing") }
+            let probe = try #require(reported.first)
+            let q = try #require(c.embedding(id: probe))
+            let found = try c.nearestWithPath(to: q, k: 5)
+            #expect(found.path == .hnsw && found.hits.count == min(5, c.count), "round \(round): \(found.path)")
+            #expect(found.hits.first?.id == probe)
+            #expect(c.stats().ann?.elements == c.passageCount)
+            let annFiles = try FileManager.default.contentsOfDirectory(atPath: col.appendingPathComponent("segments").path).filter { $0.hasPrefix("ann-") }
+            #expect(annFiles.count <= 1 && annFiles.allSatisfy { $0.hasSuffix(".hnsw") }, "round \(round): \(annFiles)")
+        }
+        #expect(kills >= 2, "the rounds should be killed mid-run (\(kills))")
     }
 }
