@@ -21,7 +21,7 @@ struct Index: ParsableCommand {
     @Option(help: "Embedding input protocol of a new collection (single|paper).")
     var `protocol`: InputProtocol?
 
-    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8).")
+    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8|int4).")
     var precision: StatePrecision?
 
     @Option(help: ArgumentHelp("Only files matching these globs (repeatable).", valueName: "glob"))
