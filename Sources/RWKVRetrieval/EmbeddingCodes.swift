@@ -72,11 +72,7 @@ public struct EmbeddingCodes: Sendable {
             int8Codes.withUnsafeBufferPointer { c in
                 sums.withUnsafeMutableBufferPointer { s in
                     let cp = c.baseAddress!, sp = s.baseAddress!
-                    KernelThreads.parallel(parts) { w in
-                        let r = KernelThreads.range(w, of: parts, total: count)
-                        guard !r.isEmpty else { return }
-                        ann_int8_dots(cp + r.lowerBound * dimension, r.count, dimension, q, sp + r.lowerBound)
-                    }
+                    Self.overRows(count, parts: parts) { r in ann_int8_dots(cp + r.lowerBound * dimension, r.count, dimension, q, sp + r.lowerBound) }
                 }
             }
             for r in 0..<count { out[r] = Float(sums[r]) * scales[r] * qs }
@@ -86,17 +82,21 @@ public struct EmbeddingCodes: Sendable {
             bits.withUnsafeBufferPointer { b in
                 dist.withUnsafeMutableBufferPointer { d in
                     let bp = b.baseAddress!, dp = d.baseAddress!
-                    KernelThreads.parallel(parts) { w in
-                        let r = KernelThreads.range(w, of: parts, total: count)
-                        guard !r.isEmpty else { return }
-                        ann_hamming(bp + r.lowerBound * words, r.count, words, q, dp + r.lowerBound)
-                    }
+                    Self.overRows(count, parts: parts) { r in ann_hamming(bp + r.lowerBound * words, r.count, words, q, dp + r.lowerBound) }
                 }
             }
             let d = Float(dimension)
             for r in 0..<count { out[r] = d - 2 * Float(dist[r]) }
         }
         return out
+    }
+
+    /// `body` over contiguous row ranges, one per worker.
+    static func overRows(_ count: Int, parts: Int, _ body: (Range<Int>) -> Void) {
+        KernelThreads.parallel(parts) { w in
+            let r = KernelThreads.range(w, of: parts, total: count)
+            if !r.isEmpty { body(r) }
+        }
     }
 
     /// The top `k` rows for `query`: the best `k * oversample` by the codes (among `include`), rescored

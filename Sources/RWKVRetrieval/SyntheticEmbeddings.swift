@@ -1,4 +1,5 @@
 import Foundation
+import RWKVCheckpoint
 
 /// Clustered synthetic embeddings for the ANN tests and `bench ann` (uniform random vectors are the
 /// hardest case and unlike real embeddings): a Gaussian mixture of `clusters` centroids drawn uniformly
@@ -17,10 +18,10 @@ public struct SyntheticEmbeddings: Sendable {
         self.clusters = max(1, clusters)
         self.spread = spread
         self.seed = seed
-        var rng = SplitMix(state: seed)
+        var rng = SeededGenerator(seed: seed)
         var c = [Float](repeating: 0, count: self.clusters * dimension)
         for i in 0..<self.clusters {
-            for j in 0..<dimension { c[i * dimension + j] = rng.gaussian() }
+            for j in 0..<dimension { c[i * dimension + j] = Self.gaussian(&rng) }
             Self.normalize(&c, row: i, dimension: dimension)
         }
         centroids = c
@@ -37,12 +38,12 @@ public struct SyntheticEmbeddings: Sendable {
     public func fill(_ out: UnsafeMutablePointer<Float>, first: Int, count: Int) {
         let sigma = spread / Float(dimension).squareRoot()
         for r in 0..<count {
-            var rng = SplitMix(state: seed &* 0x9E37_79B9 &+ UInt64(first + r) &* 0xD1B5_4A32_D192_ED03)
+            var rng = SeededGenerator(seed: seed &* 0x9E37_79B9 &+ UInt64(first + r) &* 0xD1B5_4A32_D192_ED03)
             let cluster = Int(rng.next() % UInt64(clusters))
             let row = out + r * dimension
             var s: Float = 0
             for j in 0..<dimension {
-                let x = centroids[cluster * dimension + j] + sigma * rng.gaussian()
+                let x = centroids[cluster * dimension + j] + sigma * Self.gaussian(&rng)
                 row[j] = x
                 s += x * x
             }
@@ -73,20 +74,10 @@ public struct SyntheticEmbeddings: Sendable {
         for j in 0..<dimension { v[row * dimension + j] *= inv }
     }
 
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        /// Box-Muller.
-        mutating func gaussian() -> Float {
-            let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300)
-            let u2 = Double(next() >> 11) / Double(1 << 53)
-            return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
-        }
+    /// Box-Muller over the checkpoint library's SplitMix64 generator.
+    static func gaussian(_ rng: inout SeededGenerator) -> Float {
+        let u1 = max(Double(rng.next() >> 11) / Double(1 << 53), 1e-300)
+        let u2 = Double(rng.next() >> 11) / Double(1 << 53)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
     }
 }
