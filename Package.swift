@@ -51,6 +51,9 @@ let package = Package(
             name: "RWKVKernels",
             dependencies: ["RWKVKernelsC", .target(name: "CBLAS", condition: .when(platforms: [.linux]))]
         ),
+        // HNSW (approximate nearest neighbours): Debian's header-only hnswlib behind a small C interface.
+        // Optimised in debug builds too: hnswlib at -O0 made the ANN tests ~5x slower.
+        .target(name: "CHNSW", cxxSettings: [.unsafeFlags(["-O2"])]),
         // The model: RWKV-7 forward, states, embeddings, state-based reranker.
         .target(
             name: "EmbeddingRWKV",
@@ -70,7 +73,7 @@ let package = Package(
         .target(
             name: "RWKVRetrieval",
             dependencies: [
-                "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels",
+                "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "CHNSW",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

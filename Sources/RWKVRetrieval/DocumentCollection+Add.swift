@@ -120,6 +120,7 @@ extension DocumentCollection {
                                   computeSeconds: phase[1], encodeSeconds: phase[2], writeSeconds: phase[3]))
             mark = clock.now
         }
+        try annAfterWrite()
         try compactIfNeeded()
         return results
     }
@@ -168,6 +169,7 @@ extension DocumentCollection {
             if !batch.isEmpty { try commit(batch, rows: PassageRows(vectors: vectors, stateBlobs: [])) }
             results += batch.map { AddedDocument(id: $0.document.id, outcome: $0.replaces ? .updated : .added, tokens: 0, passages: 1) }
         }
+        try annAfterWrite()
         try compactIfNeeded()
         return results
     }
@@ -316,6 +318,7 @@ extension DocumentCollection {
         writer.lock()
         defer { writer.unlock() }
         let deleted = try deleteLocked(ids: ids)
+        try annAfterWrite()
         try compactIfNeeded()
         return deleted
     }

@@ -181,6 +181,7 @@ extension DocumentCollection {
             for kind in [SegmentFile.Kind.emb, .states] { try? FileManager.default.removeItem(atPath: segmentPath(id: id, kind: kind)) }
         }
         syncDirectory(segmentsURL.path)
+        try rebuildANN()
         let after: (Int, Int) = rw.read {
             (embSegments.count + stateSegments.count,
              embSegments.values.reduce(0) { $0 + $1.committedBytes } + stateSegments.values.reduce(0) { $0 + $1.committedBytes })

@@ -44,9 +44,10 @@ extension DocumentCollection {
         var dense: [(id: Int64, score: Float)] = []
         var lexical: [(id: Int64, score: Double)] = []
         var fused: [(id: Int64, score: Double)] = []
+        var densePath: DensePath?
         while true {
             if let queryVector {
-                dense = denseCandidates(query: queryVector, k: n, allowed: allowed)
+                (dense, densePath) = try denseSearch(query: queryVector, k: n, allowed: allowed, exact: options.exact)
                 lap(\.retrieval)
             }
             if options.mode != .dense {
@@ -115,7 +116,7 @@ extension DocumentCollection {
         timings.total = seconds(clock.now - start)
         return SearchResult(hits: hits, timings: timings, documentCount: documentCount, passageCount: passageTotal,
                             matchingPassages: matching, candidatesReranked: options.rerank ? reranked : 0,
-                            onlineFallbacks: online, damaged: damaged)
+                            onlineFallbacks: online, damaged: damaged, densePath: densePath)
     }
 
     /// Reciprocal rank fusion of the two lists (k = 60), the first `limit`. Equal fused scores (a passage
@@ -230,13 +231,20 @@ extension DocumentCollection {
 
     /// The scan of the retrieval stage alone (top `k` passages by cosine, best per document unless
     /// `group` is false) for a given query vector, among the documents matching `filter`.
-    public func nearest(to vector: [Float], k: Int, filter: MetadataFilter? = nil, group: Bool = true) throws -> [(id: String, passage: Int, score: Float)] {
+    public func nearest(to vector: [Float], k: Int, filter: MetadataFilter? = nil, group: Bool = true,
+                        exact: Bool = false) throws -> [(id: String, passage: Int, score: Float)] {
+        try nearestWithPath(to: vector, k: k, filter: filter, group: group, exact: exact).hits
+    }
+
+    /// `nearest`, and the path the dense stage took.
+    public func nearestWithPath(to vector: [Float], k: Int, filter: MetadataFilter? = nil, group: Bool = true,
+                                exact: Bool = false) throws -> (hits: [(id: String, passage: Int, score: Float)], path: DensePath) {
         try refresh()
         let allowed = try filter.map { try matchingPassages($0.sqlCondition(metadataColumn: "d.metadata")) }
         var n = k
         let total = allowed?.count ?? rw.read { table.count }
         while true {
-            let found = denseCandidates(query: vector, k: n, allowed: allowed)
+            let (found, path) = try denseSearch(query: vector, k: n, allowed: allowed, exact: exact)
             var out: [(id: String, passage: Int, score: Float)] = rw.read {
                 found.compactMap { c in table.byID[c.id].map { ($0.document, $0.ordinal, c.score) } }
             }
@@ -244,7 +252,7 @@ extension DocumentCollection {
                 var seen = Set<String>()
                 out = out.filter { seen.insert($0.id).inserted }
             }
-            if out.count >= k || n >= total { return Array(out.prefix(k)) }
+            if out.count >= k || n >= total { return (Array(out.prefix(k)), path) }
             n = min(total, n * 4)
         }
     }

@@ -38,6 +38,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     let writer = NSLock()
     let refreshLock = NSLock()
     let pool = WorkspacePool()
+    /// The HNSW index (issue 11), behind its own lock.
+    let ann = ANNState()
     /// Guarded by `rw`.
     var table = PassageTable()
     var embSegments: [Int: SegmentFile] = [:]
@@ -213,6 +215,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             if writable {
                 try db.write { db in try PassageDeletionLog.create(db) }  // collections made before the log
                 try removeOrphanSegments()
+                removeOrphanANNFiles()
             }
             try refresh()
         } catch {
@@ -503,6 +506,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 sqlite += size
             }
         }
+        let annInfo = self.annStats()
         let textBytes = (try? db.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM documents") }) ?? 0
         return rw.read {
             var segmentBytes = 0, headers = 0
@@ -511,6 +515,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 segmentBytes += seg.committedBytes
                 headers += SegmentFile.headerSize
             }
+            if let file = annInfo.file, annInfo.fileBytes > 0 { files[file] = annInfo.fileBytes }
             let live = table.liveBytes(dimension: dimension).values.reduce(0, +)
             let passages = Array(table.byID.values)
             let rows = embSegments.values.reduce(0) { $0 + ($1.committedBytes - SegmentFile.headerSize) / (dimension * 4) }
@@ -523,7 +528,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 statePrecision: manifest.statePrecision, shiftPrecision: manifest.shiftPrecision,
                 embeddingBytesPerPassage: dimension * 4, stateBytesPerPassage: codec.blobBytes,
                 fileBytes: files, sqliteBytes: sqlite, deadBytes: max(0, segmentBytes - headers - live), segmentBytes: segmentBytes,
-                deadRows: rows - passages.count, model: manifest.model)
+                deadRows: rows - passages.count, model: manifest.model, ann: annInfo)
         }
     }
 

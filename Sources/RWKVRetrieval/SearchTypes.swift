@@ -24,9 +24,12 @@ public struct SearchOptions: Sendable {
     public var filter: MetadataFilter?
     /// true: the best passage per document, `topK` documents; false: `topK` passages.
     public var group: Bool = true
+    /// Force the exact scan for the dense stage (no ANN index).
+    public var exact: Bool = false
     public init(topK: Int = 10, candidates: Int = 50, rerank: Bool = true, rerankBatch: Int = 16,
                 instruction: String = Embedder.defaultInstruction, mode: SearchMode = .hybrid,
-                filter: MetadataFilter? = nil, group: Bool = true) {
+                filter: MetadataFilter? = nil, group: Bool = true, exact: Bool = false) {
+        self.exact = exact
         self.topK = topK
         self.candidates = candidates
         self.rerank = rerank
@@ -101,6 +104,8 @@ public struct SearchResult: Sendable {
     public var onlineFallbacks: Int
     /// Passages excluded because a stored state or row failed its checksum.
     public var damaged: [Int64] = []
+    /// Which path the dense stage took (nil in lexical mode).
+    public var densePath: DensePath? = nil
 }
 
 public struct CollectionStats: Sendable {
@@ -127,6 +132,8 @@ public struct CollectionStats: Sendable {
     /// Embedding rows no longer used.
     public var deadRows: Int
     public var model: ModelFingerprint
+    /// The ANN index: kind, parameters, elements, bytes in memory and on disk.
+    public var ann: ANNStats? = nil
 
     public var totalBytes: Int { fileBytes.values.reduce(0, +) }
     /// Bytes on disk per live passage, and SQLite's share of them.

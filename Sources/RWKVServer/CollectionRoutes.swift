@@ -59,7 +59,29 @@ struct CollectionRoutes: Sendable {
                               dimension: s.dimension, state_layers: s.stateLayers, state_precision: s.statePrecision.rawValue,
                               protocol: c.manifest.inputProtocol, embedding_tokens: s.embeddingTokens, state_tokens: s.stateTokens,
                               file_bytes: s.fileBytes, passages: s.passages, format_version: c.manifest.version,
-                              dead_bytes: s.deadBytes, sqlite_bytes: s.sqliteBytes)
+                              dead_bytes: s.deadBytes, sqlite_bytes: s.sqliteBytes,
+                              ann: s.ann.map { a in
+                                  ANNInfo(kind: a.kind, settings: ["kind": a.settings.kind.rawValue, "m": "\(a.settings.m)",
+                                                                   "ef_construction": "\(a.settings.efConstruction)",
+                                                                   "ef_search": "\(a.settings.efSearch)", "threshold": "\(a.settings.threshold)"],
+                                          elements: a.elements, deleted: a.deleted, memory_bytes: a.memoryBytes,
+                                          file_bytes: a.fileBytes, file: a.file)
+                              })
+    }
+
+    /// The `ann` fields of create/add over `base` (422 naming the field when out of range).
+    static func annSettings(_ request: ANNRequest, base: ANNSettings) throws -> ANNSettings {
+        var s = base
+        if let k = request.kind {
+            guard let kind = ANNKind(rawValue: k.lowercased()) else { throw APIError.validation("`ann.kind` must be auto, hnsw or none", param: "ann.kind") }
+            s.kind = kind
+        }
+        if let v = request.m { s.m = v }
+        if let v = request.ef_construction { s.efConstruction = v }
+        if let v = request.ef_search { s.efSearch = v }
+        if let v = request.threshold { s.threshold = v }
+        do { try s.validate() } catch { throw APIError.validation("`ann`: \(error)", param: "ann") }
+        return s
     }
 
     func create(_ request: Request) async throws -> Response {
@@ -81,7 +103,11 @@ struct CollectionRoutes: Sendable {
         let registry = self.registry
         let name = body.name
         let chosen = configuration
-        _ = try await batcher.exclusive { _ in try registry.create(name: name, configuration: chosen) }
+        let ann = try body.ann.map { try Self.annSettings($0, base: ANNSettings()) }
+        _ = try await batcher.exclusive { _ in
+            let c = try registry.create(name: name, configuration: chosen)
+            if let ann { try c.setANNSettings(ann) }
+        }
         return try jsonResponse(try info(name), status: .created)
     }
 
@@ -117,6 +143,10 @@ struct CollectionRoutes: Sendable {
         var documents: [Document] = []
         for (i, d) in body.documents.enumerated() {
             documents.append(try makeDocument(id: d.id, text: d.text, metadata: d.metadata, field: "documents[\(i)]"))
+        }
+        if let request = body.ann {
+            let ann = try Self.annSettings(request, base: collection.annSettings)
+            _ = try await batcher.exclusive { _ in try collection.setANNSettings(ann) }
         }
         return try await store(documents, in: collection, name: name, storeStates: body.store_states ?? true)
     }
@@ -180,7 +210,7 @@ struct CollectionRoutes: Sendable {
         let filter = try body.filter.map { try Self.filter($0) }
         let options = SearchOptions(topK: topK, candidates: max(candidates, topK), rerank: body.rerank ?? true,
                                     instruction: body.instruction ?? Embedder.defaultInstruction, mode: mode,
-                                    filter: filter, group: body.group ?? true)
+                                    filter: filter, group: body.group ?? true, exact: body.exact ?? false)
         let query = body.query
         let (result, timings) = try await batcher.exclusive { _ in try collection.search(query, options: options) }
         metrics.observeSearch(collection: name, mode: mode, filtered: filter != nil, result: result)
@@ -195,7 +225,7 @@ struct CollectionRoutes: Sendable {
         let response = SearchResponse(
             collection: name, mode: mode.rawValue, hits: hits, documents: result.documentCount, passages: result.passageCount,
             matching_passages: result.matchingPassages, candidates_reranked: result.candidatesReranked,
-            online_fallbacks: result.onlineFallbacks,
+            online_fallbacks: result.onlineFallbacks, dense_path: result.densePath?.rawValue,
             timings: .init(query_embedding_ms: t.queryEmbedding * 1000, filter_ms: t.filter * 1000, retrieval_ms: t.retrieval * 1000,
                            lexical_ms: t.lexical * 1000, fusion_ms: t.fusion * 1000,
                            state_load_ms: t.stateLoad * 1000, rerank_ms: t.rerank * 1000, search_ms: t.total * 1000,

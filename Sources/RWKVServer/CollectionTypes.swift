@@ -6,6 +6,27 @@ struct CreateCollectionRequest: Decodable, Sendable {
     var state_precision: String?
     /// single (default) or paper.
     var `protocol`: String?
+    var ann: ANNRequest?
+}
+
+/// The ANN settings fields of create/add (absent fields keep the collection's values).
+struct ANNRequest: Decodable, Sendable {
+    var kind: String?
+    var m: Int?
+    var ef_construction: Int?
+    var ef_search: Int?
+    var threshold: Int?
+}
+
+/// The index part of CollectionInfo.
+struct ANNInfo: Encodable, Sendable {
+    var kind: String
+    var settings: [String: String]
+    var elements: Int
+    var deleted: Int
+    var memory_bytes: Int
+    var file_bytes: Int
+    var file: String?
 }
 
 struct CollectionInfo: Encodable, Sendable {
@@ -24,6 +45,7 @@ struct CollectionInfo: Encodable, Sendable {
     /// Segment bytes of replaced or deleted documents (what compaction reclaims).
     var dead_bytes: Int
     var sqlite_bytes: Int
+    var ann: ANNInfo?
 }
 
 struct CollectionList: Encodable, Sendable {
@@ -40,6 +62,7 @@ struct AddDocumentsRequest: Decodable, Sendable {
     var documents: [DocumentInput]
     /// Compute and cache reranker states (default true).
     var store_states: Bool?
+    var ann: ANNRequest?
 }
 
 struct ReplaceDocumentRequest: Decodable, Sendable {
@@ -103,6 +126,8 @@ struct SearchRequest: Decodable, Sendable {
     var filter: JSONValue?
     /// true (default): the best passage per document; false: passages.
     var group: Bool?
+    /// Force the exact scan for the dense stage.
+    var exact: Bool?
 }
 
 struct SearchResponse: Encodable, Sendable {
@@ -150,6 +175,8 @@ struct SearchResponse: Encodable, Sendable {
     var matching_passages: Int
     var candidates_reranked: Int
     var online_fallbacks: Int
+    /// Which path the dense stage took (nil in lexical mode).
+    var dense_path: String?
     var timings: Timings
 }
 

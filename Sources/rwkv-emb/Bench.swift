@@ -6,7 +6,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: print throughput, latency and memory figures.",
         subcommands: [BenchEngine.self, BenchTokenizer.self, BenchLoad.self, BenchRerankCache.self, BenchSearch.self,
-                      BenchIndex.self, BenchStates.self, BenchCompact.self],
+                      BenchIndex.self, BenchStates.self, BenchCompact.self, BenchANN.self],
         defaultSubcommand: BenchEngine.self
     )
 }

@@ -89,6 +89,7 @@ struct Stats: ParsableCommand {
                      s.segmentBytes > 0 ? Double(s.deadBytes) / Double(s.segmentBytes) * 100 : 0, s.deadRows))
         let files = s.fileBytes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print("files: \(files)")
+        if let a = s.ann { print(ANNOptions.describe(a, stats: s)) }
     }
 }
 

@@ -30,7 +30,7 @@ struct Eval: ParsableCommand {
     var reranker: String?
     @Option(help: "Embedding input protocol of a new collection (single|paper: the paper's multi-EOS protocol).")
     var `protocol`: InputProtocol = .single
-    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8).") var precision: StatePrecision = .fp16
+    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8|int4).") var precision: StatePrecision = .fp16
     // Not `--precision`: as on `index`, that names the precision of the stored states.
     @Option(name: .customLong("weight-precision"), help: PrecisionChoice.help) var weightPrecision: WeightPrecision = .auto
     @Option(help: "Query instruction (the paper's protocol uses one per task).") var instruction: String = Embedder.defaultInstruction

@@ -21,7 +21,7 @@ struct Index: ParsableCommand {
     @Option(help: "Embedding input protocol of a new collection (single|paper).")
     var `protocol`: InputProtocol?
 
-    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8).")
+    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8|int4).")
     var precision: StatePrecision?
 
     @Option(help: ArgumentHelp("Only files matching these globs (repeatable).", valueName: "glob"))
@@ -56,6 +56,8 @@ struct Index: ParsableCommand {
 
     @Option(help: ArgumentHelp("Build shard I of N: keep only the documents whose id hashes to it (a new collection records it).", valueName: "I/N"))
     var shard: String?
+
+    @OptionGroup var annOptions: ANNOptions
 
     @Argument(help: ArgumentHelp("Files, directories, JSONL files, or - for standard input.", valueName: "path"))
     var paths: [String]
@@ -107,6 +109,7 @@ struct Index: ParsableCommand {
                                      passages: PassageOptions(maxTokens: passageTokens ?? 512, overlapTokens: passageOverlap ?? min(64, (passageTokens ?? 512) / 8), split: !noSplit),
                                      shard: shardAssignment))
         }
+        try annOptions.apply(to: collection)
         let reporter = IndexProgress(total: documents.count, label: "documents")
         let start = ContinuousClock.now
         var counts: [AddedDocument.Outcome: Int] = [:]

@@ -27,6 +27,9 @@ struct Search: ParsableCommand {
     @Flag(help: "Order by the candidate stage only (no reranking).")
     var noRerank = false
 
+    @Flag(help: "Force the exact scan for the dense stage (no ANN index).")
+    var exact = false
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -44,7 +47,7 @@ struct Search: ParsableCommand {
         let filter = try parseFilter(self.filter)
         let collection = try collectionOptions.open(needsModels: mode != .lexical || !noRerank)
         let result = try collection.search(query, options: .init(topK: topK, candidates: candidates, rerank: !noRerank,
-                                                                 mode: mode, filter: filter, group: !noGroup))
+                                                                 mode: mode, filter: filter, group: !noGroup, exact: exact))
         let t = result.timings
         if json {
             let hits: [[String: Any]] = result.hits.map { h in
@@ -64,6 +67,7 @@ struct Search: ParsableCommand {
                 "query": query, "mode": mode.rawValue, "results": hits, "documents": result.documentCount,
                 "passages": result.passageCount, "matching_passages": result.matchingPassages,
                 "candidates_reranked": result.candidatesReranked, "online_fallbacks": result.onlineFallbacks,
+                "dense_path": result.densePath?.rawValue ?? NSNull(),
                 "timings_ms": ["query_embedding": t.queryEmbedding * 1000, "filter": t.filter * 1000, "retrieval": t.retrieval * 1000,
                                "lexical": t.lexical * 1000, "fusion": t.fusion * 1000,
                                "state_load": t.stateLoad * 1000, "rerank": t.rerank * 1000, "total": t.total * 1000],
@@ -84,9 +88,10 @@ struct Search: ParsableCommand {
             let flat = h.text.split(whereSeparator: \.isNewline).joined(separator: " ")
             print("    " + (flat.count > snippet ? String(flat.prefix(snippet)) + "..." : flat))
         }
-        print(String(format: "time: query embedding %.1f ms, filter %.2f ms, retrieval %.2f ms, lexical %.2f ms, state load %.1f ms, rerank %.1f ms, total %.1f ms (%d candidates of %d passages in %d documents, %d online)",
+        print(String(format: "time: query embedding %.1f ms, filter %.2f ms, retrieval %.2f ms, lexical %.2f ms, state load %.1f ms, rerank %.1f ms, total %.1f ms (%d candidates of %d passages in %d documents, %d online; dense path %@)",
                      t.queryEmbedding * 1000, t.filter * 1000, t.retrieval * 1000, t.lexical * 1000, t.stateLoad * 1000, t.rerank * 1000,
-                     t.total * 1000, result.candidatesReranked, result.passageCount, result.documentCount, result.onlineFallbacks))
+                     t.total * 1000, result.candidatesReranked, result.passageCount, result.documentCount, result.onlineFallbacks,
+                     result.densePath?.rawValue ?? "none"))
     }
 }
 
