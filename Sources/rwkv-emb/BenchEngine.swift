@@ -134,6 +134,7 @@ struct BenchEngine: ParsableCommand {
                 + "\(String(format: "%.1f", r * 1e3)) ms; reranker layers \(network.layerIndices))")
             if precision == precisions.first {
                 try templatePrefixFigure(engine: engine, network: network, tokenizer: tokenizer, ws: ws)
+                try queryPrefixFigure(engine: engine, tokenizer: tokenizer, ws: ws)
             }
             f.peakRSS = peakReset ? peakRSSMegabytes() : nil
             print("  peak RSS:           \(f.peakRSS.map { String(format: "%.0f MB", $0) } ?? "n/a (VmHWM cannot be reset here)") "
@@ -157,6 +158,22 @@ struct BenchEngine: ParsableCommand {
                 .padding(toLength: 19, withPad: " ", startingAt: 0)
             line += f.peakRSS.flatMap { a in base.peakRSS.map { String(format: "%.2fx (%.0f MB)", a / $0, a) } } ?? "n/a"
             print(line)
+        }
+    }
+
+    /// Query embeddings from the cached instruction prefix (`Embedder.embedQueries`) vs from the zero state.
+    private func queryPrefixFigure(engine: RWKVModel, tokenizer: WorldTokenizer, ws: Workspace) throws {
+        let embedder = Embedder(model: engine, tokenizer: tokenizer)
+        for length in [8, 32] {
+            let queries = try RetrievalBench.texts(count: 16, tokens: length, tokenizer: tokenizer)
+            let tokens = queries.map { embedder.tokens(for: Embedder.query($0)) }
+            let prefix = try embedder.queryPrefix(Embedder.defaultInstruction)
+            let hits = tokens.filter { $0.starts(with: prefix.ids) }.count
+            let zero = try best(iterations) { for t in tokens { _ = try engine.embed([t], workspace: ws) } }
+            let cached = try best(iterations) { for q in queries { _ = try embedder.embedQueries([q], workspace: ws) } }
+            print("  query prefix:       16 queries of \(length) tokens, one at a time: \(String(format: "%.1f", zero * 1e3)) ms from zero, "
+                + "\(String(format: "%.1f", cached * 1e3)) ms from the cached \(prefix.ids.count)-token instruction prefix "
+                + "(\(String(format: "%.2f", zero / cached))x; \(hits)/16 used it)")
         }
     }
 
