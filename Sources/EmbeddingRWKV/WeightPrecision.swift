@@ -29,7 +29,8 @@ public enum WeightPrecision: String, Sendable, CaseIterable, Codable {
     /// What a request becomes on a machine, and why when that is not what was asked.
     public struct Resolution: Sendable, Equatable {
         public var precision: WeightPrecision
-        /// A sentence for the user when the result differs from the request or `auto` chose fp32; else nil.
+        /// A sentence for the user when the result differs from the request, `auto` chose fp32 or bf16 runs
+        /// widened to fp32; else nil.
         public var note: String?
 
         public init(precision: WeightPrecision, note: String?) {
@@ -52,8 +53,11 @@ public enum WeightPrecision: String, Sendable, CaseIterable, Codable {
             return Resolution(precision: .fp32, note: self == .fp32 ? nil : "\(rawValue) requested, fp32 forced: computing in fp32")
         }
         switch self {
-        case .fp32, .bf16:
-            return Resolution(precision: self, note: nil)
+        case .fp32:
+            return Resolution(precision: .fp32, note: nil)
+        case .bf16:
+            if kernels.hasBF16GEMM { return Resolution(precision: .bf16, note: nil) }
+            return Resolution(precision: .bf16, note: "bf16 has no native matmul on this CPU (oneDNN's needs AVX512-BF16 or AMX; \(kernels)): bf16 weights, products widened to fp32")
         case .int8:
             if kernels.hasInt8 { return Resolution(precision: .int8, note: nil) }
             return Resolution(precision: .fp32, note: "int8 needs oneDNN (libdnnl.so.2, `apt-get install libdnnl-dev`) on an AVX2 CPU; \(kernels): computing in fp32")

@@ -176,7 +176,11 @@ import RWKVTestSupport
         #expect(fallback.note?.contains("fp32") == true)
         let noLibrary = WeightPrecision.int8.resolve(on: MatrixKernels(cpu: [.avx2, .fma], oneDNN: nil))
         #expect(noLibrary.precision == .fp32 && noLibrary.note?.contains("oneDNN") == true)
-        #expect(WeightPrecision.bf16.resolve(on: Self.bare).precision == .bf16)
+        let widened = WeightPrecision.bf16.resolve(on: Self.bare)
+        #expect(widened.precision == .bf16 && widened.note?.contains("widened") == true)
+        let native = MatrixKernels(cpu: [.avx2, .avx512f, .avx512bf16], oneDNN: "2.6.3", bf16Kernel: "gemm:jit")
+        #expect(WeightPrecision.bf16.resolve(on: native) == .init(precision: .bf16, note: nil))
+        #expect(!MatrixKernels(cpu: [.avx512bf16], oneDNN: nil, bf16Kernel: "gemm:jit").hasBF16GEMM)
     }
 
     @Test func forcingFP32DispatchesEveryPrecisionToFP32() {
