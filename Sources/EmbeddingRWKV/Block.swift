@@ -30,10 +30,11 @@ struct Block: Sendable {
         let hiddenSize: Int
     }
 
-    /// `format` and `int8Range` apply to the six projections (`LinearWeight`).
-    init(_ b: BlockWeights, isFirst: Bool, format: MatrixFormat = .fp32, int8Range: Int = 63) {
+    /// `format`, `int8Range` and `nativeBF16` apply to the six projections (`LinearWeight`).
+    init(_ b: BlockWeights, isFirst: Bool, format: MatrixFormat = .fp32, int8Range: Int = 63, nativeBF16: Bool = false) {
         func linear(_ t: FloatTensor) -> LinearWeight {
-            LinearWeight(t.values, outputs: t.shape[0], inputs: t.shape[1], format: format, int8Range: int8Range)
+            LinearWeight(t.values, outputs: t.shape[0], inputs: t.shape[1], format: format, int8Range: int8Range,
+                         nativeBF16: nativeBF16)
         }
         ln1Weight = WeightBuffer(b.ln1.weight); ln1Bias = WeightBuffer(b.ln1.bias)
         ln2Weight = WeightBuffer(b.ln2.weight); ln2Bias = WeightBuffer(b.ln2.bias)

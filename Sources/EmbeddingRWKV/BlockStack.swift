@@ -18,6 +18,11 @@ struct BlockStack: Sendable {
     let width: Int
     let feedForward: Int
     let maxRank: Int
+    /// Whether the LoRAs run on `rowInvariantSgemm`: yes where the projections round their activations (int8,
+    /// native bf16). Measured before (tiny-bf16 / small-fp16, max |difference|): a text alone vs in a batch
+    /// 3.1e-3 / 6.0e-3 bf16 and 1.1e-2 / 2.7e-2 int8; offline vs online logits 2.7e-4 / 1.6e-3 bf16,
+    /// 7.4e-3 / 2.3e-3 int8, because OpenBLAS's LoRA rows change bits with the batch's shape.
+    let rowInvariantLoRAs: Bool
     var headCount: Int { width / 64 }
     var layerStride: Int { RWKVState.layerStride(embeddingSize: width) }
 
@@ -26,6 +31,7 @@ struct BlockStack: Sendable {
         self.width = width
         feedForward = blocks.map(\.channelMix.hiddenSize).max() ?? 4 * width
         maxRank = blocks.map(\.maxRank).max() ?? 0
+        rowInvariantLoRAs = blocks.contains { $0.timeMix.receptance.roundsActivations }
     }
 
     /// Runs blocks 0..<blockCount over `ws.x[0..<rowCount]` (block 0's input, replaced by the last block's
@@ -199,11 +205,17 @@ struct BlockStack: Sendable {
         KernelThreads.parallel(workers) { w in
             let r = KernelThreads.range(w, of: workers, total: rows)
             guard !r.isEmpty else { return }
-            sgemm(m: r.count, n: rank, k: c, a: input + r.lowerBound * c, lda: c, b: first.p, ldb: rank,
-                  bTransposed: false, c: mid + r.lowerBound * rank, ldc: rank)
+            func product(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                         _ out: UnsafeMutablePointer<Float>) {
+                if rowInvariantLoRAs {
+                    rowInvariantSgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, bTransposed: false, c: out, ldc: n)
+                } else {
+                    sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, bTransposed: false, c: out, ldc: n)
+                }
+            }
+            product(r.count, rank, c, input + r.lowerBound * c, first.p, mid + r.lowerBound * rank)
             if let inner { inner(mid + r.lowerBound * rank, r.count * rank) }
-            sgemm(m: r.count, n: c, k: rank, a: mid + r.lowerBound * rank, lda: rank, b: second.p, ldb: c,
-                  bTransposed: false, c: out + r.lowerBound * c, ldc: c)
+            product(r.count, c, rank, mid + r.lowerBound * rank, second.p, out + r.lowerBound * c)
         }
     }
 }

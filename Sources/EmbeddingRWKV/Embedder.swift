@@ -8,6 +8,8 @@ public struct Embedder: Sendable {
     public var inputProtocol: InputProtocol
     /// L2-normalise the embeddings (off by default, like the reference).
     public var normalize: Bool
+    /// The state after each instruction's `Instruct: {instruction}\nQuery:` (made on first use).
+    private let queryPrefixes = PrefixStateCache()
 
     /// The reference's default retrieval instruction for queries.
     public static let defaultInstruction = "Given a query, retrieve documents that answer the query"
@@ -41,9 +43,22 @@ public struct Embedder: Sendable {
         try embed([text], workspace: workspace)[0]
     }
 
-    /// Embeddings of queries, each wrapped in the instruction template.
+    /// Embeddings of queries, each wrapped in the instruction template. The template's fixed start runs once
+    /// per instruction (`queryPrefix`); each query runs only the rest where its ids start with it.
     public func embedQueries(_ queries: [String], instruction: String = defaultInstruction,
                              workspace: Workspace? = nil) throws(RWKVError) -> [[Float]] {
-        try embed(queries.map { Self.query($0, instruction: instruction) }, workspace: workspace)
+        guard !queries.isEmpty else { return [] }
+        let sequences = queries.map { tokens(for: Self.query($0, instruction: instruction)) }
+        return try model.embed(sequences, task: task, normalize: normalize, prefix: try queryPrefix(instruction),
+                               workspace: workspace)
+    }
+
+    /// `Instruct: {instruction}\nQuery: ` without its last token (greedy longest match merges the trailing
+    /// space into the query's first word) and the state after it.
+    public func queryPrefix(_ instruction: String) throws(RWKVError) -> PrefixState {
+        try queryPrefixes.prefix(for: instruction) { () throws(RWKVError) -> PrefixState in
+            let ids = Array(tokenizer.encode(Self.query("", instruction: instruction), addEOS: false).dropLast())
+            return try PrefixState(model: model, ids: ids)
+        }
     }
 }

@@ -55,7 +55,8 @@ public struct RWKVModel: Sendable {
         w.blocks = []
         source.reverse()
         var blocks: [Block] = []
-        while let b = source.popLast() { blocks.append(Block(b, isFirst: blocks.isEmpty, format: resolved.format, int8Range: int8Range)) }
+        while let b = source.popLast() { blocks.append(Block(b, isFirst: blocks.isEmpty, format: resolved.format, int8Range: int8Range,
+                                                 nativeBF16: kernels.hasBF16GEMM)) }
         stack = BlockStack(blocks: blocks, width: c)
         lnOutWeight = WeightBuffer(w.lnOut.weight)
         lnOutBias = WeightBuffer(w.lnOut.bias)

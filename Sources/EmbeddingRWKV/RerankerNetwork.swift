@@ -45,7 +45,7 @@ public struct RerankerNetwork: Sendable {
         }
         token = t
         stack = BlockStack(blocks: w.blocks.enumerated().map {
-            Block($1, isFirst: $0 == 0, format: resolved.format, int8Range: int8Range)
+            Block($1, isFirst: $0 == 0, format: resolved.format, int8Range: int8Range, nativeBF16: kernels.hasBF16GEMM)
         }, width: c)
         lnOutWeight = WeightBuffer(w.lnOut.weight)
         lnOutBias = WeightBuffer(w.lnOut.bias)

@@ -9,9 +9,11 @@ import RWKVKernelsC
 public enum MatrixFormat: String, Sendable, CaseIterable {
     /// fp32, OpenBLAS sgemm.
     case fp32
-    /// bf16 (round to nearest even). No library on an AVX2 CPU has a bf16 GEMM (oneDNN 2.6.3's bf16 matmul
-    /// is unimplemented there, Debian's OpenBLAS 0.3.21 is built without `cblas_sbgemm`), so panels of 128
-    /// output channels are widened to fp32 per call and run through sgemm: half the memory, fp32 speed at best.
+    /// bf16 (round to nearest even). Where oneDNN's bf16 matmul has a native kernel (AVX512-BF16, AMX):
+    /// activations rounded to bf16 per call, bf16 x bf16 products accumulated in fp32 (`rwkv_linear_bf16`).
+    /// Elsewhere (oneDNN 2.6.3 has no bf16 matmul on AVX2; Debian's OpenBLAS 0.3.21 does not export
+    /// `cblas_sbgemm`) panels of 128 output channels are widened to fp32 per call and run through sgemm:
+    /// half the memory, fp32 speed at best.
     case bf16
     /// int8 per output channel (scale max|w| / qmax), activations quantized per row to int8 at call time,
     /// oneDNN's s8s8s32 GEMM, int32 accumulators rescaled to fp32.
@@ -24,6 +26,8 @@ public final class LinearWeight: @unchecked Sendable {
     public let outputs: Int
     public let inputs: Int
     public let format: MatrixFormat
+    /// For `.bf16`: whether the products run on oneDNN's bf16 matmul (else widened to fp32 for sgemm).
+    public let nativeBF16: Bool
     private let fp32: UnsafeMutablePointer<Float>?
     private let bf16: UnsafeMutablePointer<UInt16>?
     private let int8: UnsafeMutablePointer<Int8>?
@@ -36,12 +40,16 @@ public final class LinearWeight: @unchecked Sendable {
         cpu.contains(.avx512vnni) || cpu.contains(.amxInt8) ? 127 : 63
     }
 
-    /// Converts `values` ([outputs][inputs] row-major fp32); `int8Range` only matters for `.int8`.
-    public init(_ values: [Float], outputs: Int, inputs: Int, format: MatrixFormat, int8Range: Int = 63) {
+    /// Converts `values` ([outputs][inputs] row-major fp32); `int8Range` only matters for `.int8`, `nativeBF16`
+    /// (pass `MatrixKernels.hasBF16GEMM`) only for `.bf16`. The bf16 weights stay in this plain layout:
+    /// oneDNN's runtime-row-count bf16 GEMM reads [n][k] as it is, so there is nothing to reorder.
+    public init(_ values: [Float], outputs: Int, inputs: Int, format: MatrixFormat, int8Range: Int = 63,
+                nativeBF16: Bool = false) {
         precondition(values.count == outputs * inputs, "weight has \(values.count) values, expected \(outputs) x \(inputs)")
         self.outputs = outputs
         self.inputs = inputs
         self.format = format
+        self.nativeBF16 = format == .bf16 && nativeBF16 && rwkv_onednn_bf16_available() != 0
         let count = values.count
         var f: UnsafeMutablePointer<Float>? = nil, h: UnsafeMutablePointer<UInt16>? = nil
         var q: UnsafeMutablePointer<Int8>? = nil, s: UnsafeMutablePointer<Float>? = nil
@@ -67,6 +75,10 @@ public final class LinearWeight: @unchecked Sendable {
         fp32?.deallocate(); bf16?.deallocate(); int8?.deallocate(); scales?.deallocate()
     }
 
+    /// Whether the products round the activations (int8, native bf16): then a last-bit difference in the
+    /// input becomes a whole rounding step now and then, and the fp32 products feeding it must be row-invariant.
+    public var roundsActivations: Bool { format == .int8 || nativeBF16 }
+
     /// Bytes held.
     public var byteCount: Int {
         switch format {
@@ -88,19 +100,40 @@ public final class LinearWeight: @unchecked Sendable {
                           c: out, ldc: ldo, beta: accumulate ? 1 : 0)
             return
         }
+        if nativeBF16 {
+            // The activations are rounded to bf16 once, before the split (all workers read them).
+            guard let xb = rwkv_thread_scratch_bf16(m * inputs) else { fatalError("out of memory for bf16 activations") }
+            for r in 0..<m { rwkv_bf16_from_f32(inputs, x + r * ldx, xb + r * inputs) }
+            split(rows: m, out: out, ldo: ldo) { rows, columns, out in
+                let status = rwkv_linear_bf16(Int32(rows.count), Int32(columns.count), Int32(inputs),
+                                              xb + rows.lowerBound * inputs, bf16! + columns.lowerBound * inputs,
+                                              out, ldo, accumulate ? 1 : 0)
+                precondition(status == 0, "oneDNN bf16 matmul failed with status \(status)")
+            }
+            return
+        }
+        split(rows: m, out: out, ldo: ldo) { rows, columns, out in
+            part(rows: rows.count, x: x + rows.lowerBound * ldx, ldx: ldx, columns: columns, out: out, ldo: ldo,
+                 accumulate: accumulate)
+        }
+    }
+
+    /// Splits rows x outputs over the workers (by rows when there are many, else by columns in multiples of 16);
+    /// `body(rows, columns, out)` gets `out` already offset to its first row and column.
+    private func split(rows m: Int, out base: UnsafeMutablePointer<Float>, ldo: Int,
+                       _ body: (Range<Int>, Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
         let n = outputs
         let workers = KernelThreads.splitsGEMMs && 2 * m * n * inputs >= 4_000_000 ? KernelThreads.coreCount : 1
         if m >= 64 * workers {
             KernelThreads.parallel(workers) { w in
                 let r = KernelThreads.range(w, of: workers, total: m)
-                part(rows: r.count, x: x + r.lowerBound * ldx, ldx: ldx, columns: 0..<n,
-                     out: out + r.lowerBound * ldo, ldo: ldo, accumulate: accumulate)
+                body(r, 0..<n, base + r.lowerBound * ldo)
             }
         } else {
             KernelThreads.parallel(workers) { w in
                 let lo = (n * w / workers) & ~15, hi = w == workers - 1 ? n : (n * (w + 1) / workers) & ~15
                 guard hi > lo else { return }
-                part(rows: m, x: x, ldx: ldx, columns: lo..<hi, out: out + lo, ldo: ldo, accumulate: accumulate)
+                body(0..<m, lo..<hi, base + lo)
             }
         }
     }
@@ -138,25 +171,31 @@ public struct MatrixKernels: Sendable, CustomStringConvertible {
     public var cpu: CPUFeatures
     /// oneDNN's version when `libdnnl.so.2` loaded (the int8 GEMM), else nil.
     public var oneDNN: String?
+    /// oneDNN's bf16 matmul kernel ("gemm:jit") where it has a native one on this CPU (AVX512-BF16, AMX), else nil.
+    public var bf16Kernel: String?
 
-    public init(cpu: CPUFeatures, oneDNN: String?) {
+    public init(cpu: CPUFeatures, oneDNN: String?, bf16Kernel: String? = nil) {
         self.cpu = cpu
         self.oneDNN = oneDNN
+        self.bf16Kernel = oneDNN == nil ? nil : bf16Kernel
     }
 
     /// This machine (loads oneDNN on first use).
     public static var current: MatrixKernels {
         guard rwkv_onednn_available() != 0 else { return MatrixKernels(cpu: .current, oneDNN: nil) }
-        return MatrixKernels(cpu: .current, oneDNN: rwkv_onednn_version().map { String(cString: $0) } ?? "unknown version")
+        return MatrixKernels(cpu: .current, oneDNN: rwkv_onednn_version().map { String(cString: $0) } ?? "unknown version",
+                             bf16Kernel: rwkv_onednn_bf16_kernel().map { String(cString: $0) })
     }
 
     /// Whether int8 can run: oneDNN loaded and its int8 kernels have at least AVX2 to run on.
     public var hasInt8: Bool { oneDNN != nil && cpu.contains(.avx2) }
 
-    /// Whether this CPU has a native bf16 dot product (the bf16 format still runs without: widened to fp32).
-    public var hasNativeBF16: Bool { cpu.contains(.avx512bf16) || cpu.contains(.amxBF16) }
+    /// Whether bf16 products run natively: oneDNN's bf16 matmul kernel (`bf16Kernel`) loaded. The bf16
+    /// format still runs without: widened to fp32 for sgemm.
+    public var hasBF16GEMM: Bool { oneDNN != nil && bf16Kernel != nil }
 
     public var description: String {
-        "cpu: \(cpu); oneDNN: \(oneDNN.map { "\($0) (int8 s8s8s32 GEMM)" } ?? "not loaded")"
+        let bf16 = bf16Kernel.map { ", bf16 matmul \($0)" } ?? ", no native bf16 matmul"
+        return "cpu: \(cpu); oneDNN: \(oneDNN.map { "\($0) (int8 s8s8s32 GEMM\(bf16))" } ?? "not loaded")"
     }
 }

@@ -3,6 +3,7 @@ import Accelerate
 #else
 import CBLAS
 #endif
+import RWKVKernelsC
 
 /// C[m, n] = alpha * A[m, k] * op(B) + beta * C, row-major fp32.
 /// `bTransposed`: B is stored [n, k] (PyTorch's nn.Linear layout) instead of [k, n].
@@ -17,6 +18,22 @@ public func sgemm(
     cblas_sgemm(
         CblasRowMajor, CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// c = a b (alpha 1, beta 0) with every row's bits independent of `m` and of the row's position: oneDNN's
+/// sgemm, padded to 16 rows when there are fewer (`rwkv_sgemm_row_invariant`). The engine uses it for the
+/// fp32 products that feed a rounding of activations (bf16, int8), where a last-bit difference between a
+/// text alone and in a batch would otherwise become a whole rounding step. OpenBLAS's sgemm where oneDNN
+/// did not load (then bf16 and int8 activations are not in use either).
+public func rowInvariantSgemm(
+    m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if rwkv_sgemm_row_invariant(Int32(m), Int32(n), Int32(k), a, lda, b, ldb, bTransposed ? 1 : 0, c, ldc) != 0 {
+        sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, bTransposed: bTransposed, c: c, ldc: ldc)
+    }
 }
 
 /// sgemm split over `KernelThreads` workers (rows of C when there are many, else columns), each part

@@ -45,7 +45,9 @@ struct BenchEngine: ParsableCommand {
         var query: Double = 0       // seconds
         var rerank: Double = 0      // pairs/s
         var gemm: Double = 0        // GFLOP/s of the precision's own GEMM (its roofline)
-        var engineRSS: Double? = nil
+        var roofline8x512: Double = 0  // % of `gemm` reached by prefill 8x512
+        var engineRSS: Double? = nil  // resident after loading
+        var peakRSS: Double? = nil    // this precision's own peak: load + runs (VmHWM reset before it)
         var weightMB: Double = 0
     }
 
@@ -57,9 +59,10 @@ struct BenchEngine: ParsableCommand {
         #endif
         let kernels = MatrixKernels.current
         print("cpu:        \(cpuModelName()), \(KernelThreads.coreCount) cores; \(kernels)")
-        print("kernels:    fp32 OpenBLAS sgemm; bf16 weights widened to fp32 per 128-channel panel + sgemm"
-            + "\(kernels.hasNativeBF16 ? " (this CPU has native bf16, which is not wired in yet)" : " (no bf16 GEMM for this CPU)")"
+        print("kernels:    fp32 OpenBLAS sgemm; bf16 "
+            + (kernels.bf16Kernel.map { "oneDNN matmul \($0) (bf16 x bf16 -> fp32)" } ?? "weights widened to fp32 per 128-channel panel + sgemm (no native bf16 matmul here)")
             + "; int8 \(kernels.hasInt8 ? "oneDNN s8s8s32, |w| <= \(LinearWeight.int8Range(for: kernels.cpu))" : "unavailable (no oneDNN)")"
+            + (kernels.hasInt8 ? "; with bf16/int8 the LoRAs run on oneDNN's row-invariant sgemm" : "")
             + "; GEMMs split over \(KernelThreads.coreCount) workers, each single-threaded")
         let tokenizer = try WorldTokenizer()
         var rng = SeededGenerator(seed: 7)
@@ -74,6 +77,7 @@ struct BenchEngine: ParsableCommand {
             let precision = PrecisionChoice.resolve(requested)
             if precision != requested { print("\(requested.rawValue): skipped (runs as \(precision.rawValue) here)"); continue }
             var f = Figures(precision: precision)
+            let peakReset = resetPeakRSS()
             let architecture: ModelArchitecture
             let engine: RWKVModel
             let network: RerankerNetwork
@@ -101,7 +105,7 @@ struct BenchEngine: ParsableCommand {
             }
             f.engineRSS = currentRSSMegabytes()
             f.weightMB = Double(engine.matrixBytes) / 1e6
-            f.gemm = gemmRate(precision.format, m: 2048, n: architecture.feedForwardSize, k: architecture.embeddingSize)
+            f.gemm = gemmRate(precision.format, kernels: kernels, m: 2048, n: architecture.feedForwardSize, k: architecture.embeddingSize)
             let ws = engine.makeWorkspace()
             let flopsPerToken = forwardFlopsPerToken(architecture)
             print("\n\(precision.rawValue): block projections \(String(format: "%.0f", f.weightMB)) MB, engine RSS "
@@ -112,6 +116,7 @@ struct BenchEngine: ParsableCommand {
                 let tokens = Double(batch * length)
                 f.prefill.append(tokens / t)
                 let gflops = tokens * flopsPerToken / t / 1e9
+                if batch == 8 && length == 512 { f.roofline8x512 = 100 * gflops / f.gemm }
                 print("  prefill \(batch)x\(length):".padding(toLength: 22, withPad: " ", startingAt: 0)
                     + "\(String(format: "%7.1f", tokens / t)) tokens/s  \(String(format: "%6.1f", gflops)) GFLOP/s  "
                     + "(\(String(format: "%.0f", 100 * gflops / f.gemm))% of its GEMM rate)  \(String(format: "%.1f", t * 1e3)) ms")
@@ -129,15 +134,17 @@ struct BenchEngine: ParsableCommand {
                 + "\(String(format: "%.1f", r * 1e3)) ms; reranker layers \(network.layerIndices))")
             if precision == precisions.first {
                 try templatePrefixFigure(engine: engine, network: network, tokenizer: tokenizer, ws: ws)
+                try queryPrefixFigure(engine: engine, tokenizer: tokenizer, ws: ws)
             }
+            f.peakRSS = peakReset ? peakRSSMegabytes() : nil
+            print("  peak RSS:           \(f.peakRSS.map { String(format: "%.0f MB", $0) } ?? "n/a (VmHWM cannot be reset here)") "
+                + "(loading from fp32 weights in memory and the runs above)")
             all.append(f)
         }
-        print("\npeak RSS:           \(peakRSSMegabytes().map { String(format: "%.0f MB", $0) } ?? "n/a") for the whole run "
-            + "(one precision per run: --precisions int8)")
         guard let base = all.first(where: { $0.precision == .fp32 }) else { return }
         print("\nratios to fp32 (same run):")
         print("precision  " + Self.prefillShapes.map { "prefill \($0.0)x\($0.1)" }.joined(separator: "  ")
-            + "  query 64 (latency)  rerank pairs/s  GEMM rate  engine RSS")
+            + "  query 64 (latency)  rerank pairs/s  GEMM rate (GFLOP/s)  8x512 % of it  engine RSS  peak RSS")
         for f in all {
             var line = f.precision.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
             for (i, v) in f.prefill.enumerated() {
@@ -145,9 +152,28 @@ struct BenchEngine: ParsableCommand {
             }
             line += String(format: "%.2fx", f.query / base.query).padding(toLength: 21, withPad: " ", startingAt: 0)
             line += String(format: "%.2fx", f.rerank / base.rerank).padding(toLength: 16, withPad: " ", startingAt: 0)
-            line += String(format: "%.2fx", f.gemm / base.gemm).padding(toLength: 11, withPad: " ", startingAt: 0)
-            if let a = f.engineRSS, let b = base.engineRSS { line += String(format: "%.2fx", a / b) }
+            line += String(format: "%.2fx (%.0f)", f.gemm / base.gemm, f.gemm).padding(toLength: 21, withPad: " ", startingAt: 0)
+            line += String(format: "%.0f%%", f.roofline8x512).padding(toLength: 15, withPad: " ", startingAt: 0)
+            line += (f.engineRSS.flatMap { a in base.engineRSS.map { String(format: "%.2fx (%.0f MB)", a / $0, a) } } ?? "n/a")
+                .padding(toLength: 19, withPad: " ", startingAt: 0)
+            line += f.peakRSS.flatMap { a in base.peakRSS.map { String(format: "%.2fx (%.0f MB)", a / $0, a) } } ?? "n/a"
             print(line)
+        }
+    }
+
+    /// Query embeddings from the cached instruction prefix (`Embedder.embedQueries`) vs from the zero state.
+    private func queryPrefixFigure(engine: RWKVModel, tokenizer: WorldTokenizer, ws: Workspace) throws {
+        let embedder = Embedder(model: engine, tokenizer: tokenizer)
+        for length in [8, 32] {
+            let queries = try RetrievalBench.texts(count: 16, tokens: length, tokenizer: tokenizer)
+            let tokens = queries.map { embedder.tokens(for: Embedder.query($0)) }
+            let prefix = try embedder.queryPrefix(Embedder.defaultInstruction)
+            let hits = tokens.filter { $0.starts(with: prefix.ids) }.count
+            let zero = try best(iterations) { for t in tokens { _ = try engine.embed([t], workspace: ws) } }
+            let cached = try best(iterations) { for q in queries { _ = try embedder.embedQueries([q], workspace: ws) } }
+            print("  query prefix:       16 queries of \(length) tokens, one at a time: \(String(format: "%.1f", zero * 1e3)) ms from zero, "
+                + "\(String(format: "%.1f", cached * 1e3)) ms from the cached \(prefix.ids.count)-token instruction prefix "
+                + "(\(String(format: "%.2f", zero / cached))x; \(hits)/16 used it)")
         }
     }
 
@@ -169,11 +195,11 @@ struct BenchEngine: ParsableCommand {
 }
 
 /// GFLOP/s of out[m, n] = x[m, k] W^T in `format` as the engine runs it (split over its workers), best of 3.
-private func gemmRate(_ format: MatrixFormat, m: Int, n: Int, k: Int) -> Double {
+private func gemmRate(_ format: MatrixFormat, kernels: MatrixKernels, m: Int, n: Int, k: Int) -> Double {
     KernelThreads.useSingleThreadedBLAS()
     var rng = SeededGenerator(seed: 3)
     let weight = LinearWeight((0..<(n * k)).map { _ in Float(rng.next() % 2001) / 1000 - 1 }, outputs: n, inputs: k,
-                              format: format, int8Range: LinearWeight.int8Range(for: .current))
+                              format: format, int8Range: LinearWeight.int8Range(for: kernels.cpu), nativeBF16: kernels.hasBF16GEMM)
     let x = (0..<(m * k)).map { _ in Float(rng.next() % 2001) / 1000 - 1 }
     var out = [Float](repeating: 0, count: m * n)
     var bestTime = Double.infinity
@@ -251,6 +277,13 @@ private func best(_ iterations: Int, _ body: () throws -> Void) rethrows -> Doub
 
 private func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+/// Resets VmHWM to the current RSS (Linux >= 4.0: `5` to /proc/self/clear_refs); false where it cannot.
+func resetPeakRSS() -> Bool {
+    guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+    defer { try? handle.close() }
+    return (try? handle.write(contentsOf: Data("5".utf8))) != nil
 }
 
 /// VmHWM (peak resident memory) from /proc/self/status (Linux), in MB.

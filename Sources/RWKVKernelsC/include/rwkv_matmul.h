@@ -38,11 +38,32 @@ void rwkv_quantize_rows_int8(int rows, int k, const float *x, ptrdiff_t ldx, int
 int rwkv_linear_int8(int m, int n, int k, const float *x, ptrdiff_t ldx, const int8_t *w, const float *w_scale,
                      float *y, ptrdiff_t ldy, int accumulate);
 
+/// c[m][n] = a[m][k] b (b [k][n], or [n][k] when `b_transposed`) through oneDNN's sgemm, padded to 16 rows
+/// when there are fewer: every row's bits are then independent of the row count and the row's position, so
+/// a text alone and in a batch feed the same bits to a later rounding (bf16 or int8 activations).
+/// Returns 0 on success, -1 when oneDNN did not load.
+int rwkv_sgemm_row_invariant(int m, int n, int k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                             int b_transposed, float *c, ptrdiff_t ldc);
+
 /// fp32 -> bf16 (round to nearest even; NaN stays NaN) and back.
 void rwkv_bf16_from_f32(size_t count, const float *src, uint16_t *dst);
 void rwkv_f32_from_bf16(size_t rows, size_t cols, const uint16_t *src, size_t src_stride, float *dst, size_t dst_stride);
 
+/// 1 when oneDNN (2.x) loaded and its bf16 matmul has a native kernel on this CPU (AVX512-BF16, AMX;
+/// oneDNN 2.6 has none on AVX2-only CPUs), else 0.
+int rwkv_onednn_bf16_available(void);
+
+/// The oneDNN kernel the bf16 matmul runs ("gemm:jit"), or NULL.
+const char *rwkv_onednn_bf16_kernel(void);
+
+/// y[m][n] (+)= x[m][k] W^T, x and W ([n][k], row-major) in bf16, accumulated and stored in fp32, through
+/// oneDNN's matmul (single-threaded: the caller splits the work). Returns 0 on success.
+int rwkv_linear_bf16(int m, int n, int k, const uint16_t *x, const uint16_t *w, float *y, ptrdiff_t ldy, int accumulate);
+
 /// A per-thread float buffer of at least `count` elements (reused across calls; NULL if out of memory).
 float *rwkv_thread_scratch(size_t count);
+
+/// A per-thread bf16 buffer of at least `count` elements (reused across calls; NULL if out of memory).
+uint16_t *rwkv_thread_scratch_bf16(size_t count);
 
 #endif
