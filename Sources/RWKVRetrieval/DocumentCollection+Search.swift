@@ -115,7 +115,7 @@ extension DocumentCollection {
         timings.total = seconds(clock.now - start)
         return SearchResult(hits: hits, timings: timings, documentCount: documentCount, passageCount: passageTotal,
                             matchingPassages: matching, candidatesReranked: options.rerank ? reranked : 0,
-                            onlineFallbacks: online, damaged: damaged)
+                            onlineFallbacks: online, damaged: (damaged + rw.read { Array(table.damaged.keys) }).sorted())
     }
 
     /// Reciprocal rank fusion of the two lists (k = 60), the first `limit`. Equal fused scores (a passage
@@ -205,7 +205,7 @@ extension DocumentCollection {
         sql += " ORDER BY bm25(passages_fts) LIMIT ?"
         arguments.append(k.databaseValue)
         let rows = try db.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { (id: $0[0] as Int64, score: -($0[1] as Double)) }
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { (id: try $0.decode(Int64.self, atIndex: 0), score: -(try $0.decode(Double.self, atIndex: 1))) }
         }
         return rw.read { rows.filter { table.byID[$0.id] != nil } }
     }

@@ -219,12 +219,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         if removed { syncDirectory(segmentsURL.path) }
     }
 
-    func headerFields(_ kind: SegmentFile.Kind) -> [UInt32] {
-        switch kind {
-        case .emb: [UInt32(manifest.dimension), 0]
-        case .states: [manifest.statePrecision.code, UInt32(manifest.stateLayers), UInt32(manifest.dimension), UInt32(codec.blobBytes)]
-        }
-    }
+    func headerFields(_ kind: SegmentFile.Kind) -> [UInt32] { Self.segmentHeaderFields(kind, manifest: manifest) }
 
     func segmentPath(id: Int, kind: SegmentFile.Kind) -> String {
         if let legacyFiles { return kind == .emb ? legacyFiles.emb : legacyFiles.states }
@@ -257,32 +252,40 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         refreshLock.lock()
         defer { refreshLock.unlock() }
         for attempt in 0..<5 {
-            do { return try refreshOnce() } catch is SegmentVanished where attempt < 4 {
+            do { return try refreshChecked() } catch is SegmentVanished where attempt < 4 {
                 continue  // a compaction committed and unlinked files between our read and our open: read again
             }
         }
     }
 
     private func refreshOnce() throws {
-        let current = rw.read { (table.generation, table.maxID, table.count, Set(segmentKeys())) }
+        let current = rw.read { (table.generation, table.maxID, table.count + table.damaged.count, Set(segmentKeys())) }
         let snapshot: Snapshot? = try db.read { db in
             let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
             if generation == current.0 { return nil }
             let segments = try Row.fetchAll(db, sql: "SELECT id, kind, sealed, bytes FROM segments ORDER BY id").map {
-                SegmentRecord(id: $0[0], kind: SegmentFile.Kind(rawValue: $0[1]) ?? .emb, sealed: $0[2] != 0, bytes: $0[3])
+                SegmentRecord(id: try $0.decode(atIndex: 0), kind: SegmentFile.Kind(rawValue: try $0.decode(atIndex: 1)) ?? .emb,
+                              sealed: try $0.decode(Int.self, atIndex: 2) != 0, bytes: try $0.decode(atIndex: 3))
             }
             var full = current.0 < 0 || Set(segments.map(\.key)) != current.3
             var rows: [LivePassage] = []
             if !full {
-                rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages WHERE id > ?", arguments: [current.1]).map(LivePassage.init)
+                rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages WHERE id > ?", arguments: [current.1]).map { try LivePassage(row: $0) }
                 let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM passages") ?? 0
                 if total != current.2 + rows.count { full = true }  // passages were deleted
             }
-            if full { rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages").map(LivePassage.init) }
+            if full { rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages").map { try LivePassage(row: $0) } }
             return Snapshot(generation: generation, segments: segments, rows: rows, full: full)
         }
         guard let snapshot else { return }
         try apply(snapshot)
+    }
+
+    /// `refreshOnce`, with SQLite's own failures (a damaged database page or record) as `RetrievalError`s.
+    private func refreshChecked() throws {
+        do { try refreshOnce() } catch let e as SegmentVanished { throw e } catch {
+            throw RetrievalError.database(error, path: Self.databaseURL(url).path)
+        }
     }
 
     private func segmentKeys() -> [String] {
@@ -310,7 +313,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             stateSegments = states
             sealedPairs = Set(s.segments.filter { $0.sealed && $0.kind == .emb }.map(\.id))
             if s.full { table = PassageTable() }
-            for p in s.rows { table.insert(p) }
+            for p in s.rows { table.insert(p, intact: passageIntact(p)) }
             table.generation = s.generation
         }
     }
@@ -329,7 +332,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 return
             }
             for id in removed { table.remove(id) }
-            for p in added { table.insert(p) }
+            for p in added { table.insert(p, intact: passageIntact(p)) }
             table.generation = generation
         }
         if rw.read({ table.generation }) < 0 { try refreshOnce() }
@@ -365,7 +368,9 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 arguments = c.arguments
             }
             sql += " ORDER BY d.id"
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { ($0[0], $0[1], $0[2]) }
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map {
+                (try $0.decode(atIndex: 0), try $0.decode(atIndex: 1), try $0.decode(atIndex: 2))
+            }
         }
         return rw.read {
             rows.compactMap { id, bytes, metadata in
@@ -398,7 +403,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     public func document(id: String) -> Document? {
         try? db.read { db in
             try Row.fetchOne(db, sql: "SELECT id, text, metadata FROM documents WHERE id = ?", arguments: [id])
-                .map { Document(id: $0[0], text: $0[1], metadata: $0[2]) }
+                .map { Document(id: try $0.decode(atIndex: 0), text: try $0.decode(atIndex: 1), metadata: try $0.decode(atIndex: 2)) }
         }
     }
 
@@ -413,7 +418,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
                 for row in try Row.fetchAll(db, sql: "SELECT id, text, metadata FROM documents WHERE id IN (\(marks))",
                                             arguments: StatementArguments(chunk)) {
-                    out[row[0]] = (row[1], row[2])
+                    out[try row.decode(atIndex: 0)] = (try row.decode(atIndex: 1), try row.decode(atIndex: 2))
                 }
             }
             return out
@@ -432,7 +437,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
 
     /// Caller holds the read lock.
     func embeddingRow(_ p: LivePassage) -> [Float]? {
-        guard let base = embSegments[p.embSegment]?.base else { return nil }
+        guard table.damaged[p.id] == nil, let base = embSegments[p.embSegment]?.base else { return nil }
         let row = (base + SegmentFile.headerSize + p.embRow * dimension * 4).assumingMemoryBound(to: Float.self)
         return Array(UnsafeBufferPointer(start: row, count: dimension))
     }
@@ -449,8 +454,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
 
     /// Caller holds the read lock. Checks the blob's CRC-32C first: a damaged state is never scored.
     func decodeState(_ p: LivePassage) -> RWKVState? {
-        guard p.hasState, let seg = stateSegments[p.stateSegment!], let base = seg.base,
-              p.stateOffset + p.stateLength <= seg.committedBytes else { return nil }
+        guard p.hasState, let seg = stateSegments[p.stateSegment!], let base = seg.base, p.stateLength == codec.blobBytes,
+              p.stateOffset >= SegmentFile.headerSize, p.stateOffset <= seg.committedBytes - p.stateLength else { return nil }
         let blob = base + p.stateOffset
         guard CRC32C.checksum(UnsafeRawBufferPointer(start: blob, count: p.stateLength)) == p.stateCRC else { return nil }
         return codec.decode(blob)

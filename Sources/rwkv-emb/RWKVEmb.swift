@@ -24,6 +24,7 @@ struct RWKVEmb: AsyncParsableCommand {
             Stats.self,
             Compact.self,
             Migrate.self,
+            Verify.self,
             Serve.self,
             LoadTest.self,
             Eval.self,
