@@ -36,6 +36,19 @@ import Glibc
         return offsets
     }
 
+    /// Runs the CLI and sends it SIGKILL after `microseconds` (or lets it finish first).
+    static func runAndKill(_ exe: URL, _ arguments: [String], after microseconds: UInt32) throws {
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(microseconds)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
     static func copy(_ from: URL, to: URL) throws {
         try? FileManager.default.removeItem(at: to)
         try FileManager.default.copyItem(at: from, to: to)
@@ -237,15 +250,8 @@ import Glibc
             let url = dir.path("round")
             try Self.copy(source, to: url)
             let victims = Array(all.shuffled(using: &rng).prefix(12))
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = ["delete", "--collection", url.path] + victims
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            usleep(UInt32(round) * 25_000 + UInt32.random(in: 0...25_000, using: &rng))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            try Self.runAndKill(exe, ["delete", "--collection", url.path] + victims,
+                                after: UInt32(round) * 25_000 + UInt32.random(in: 0...25_000, using: &rng))
             let c = try DocumentCollection.open(at: url, models: models, writable: true)
             let present = Set(c.list().map(\.id))
             let gone = victims.filter { !present.contains($0) }
@@ -274,15 +280,8 @@ import Glibc
         for round in 0..<8 {
             let url = dir.path("round")
             try Self.copy(source, to: url)
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = ["migrate", "--collection", url.path]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            usleep(UInt32(round) * 120_000 + UInt32.random(in: 0...120_000, using: &rng))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            try Self.runAndKill(exe, ["migrate", "--collection", url.path],
+                                after: UInt32(round) * 120_000 + UInt32.random(in: 0...120_000, using: &rng))
             for pass in 0..<2 {
                 let c = try DocumentCollection.open(at: url, models: models)
                 if pass == 0 { seen[c.isLegacy ? 0 : 1] += 1 }
