@@ -136,7 +136,7 @@ extension DocumentCollection {
 
     /// The passages of the documents whose metadata matches (evaluated by SQLite; values bound).
     func matchingPassages(_ condition: (sql: String, arguments: [DatabaseValue])) throws -> Set<Int64> {
-        let ids = try db.read { db in
+        let ids = try readDatabase { db in
             try String.fetchAll(db, sql: "SELECT d.id FROM documents d WHERE \(condition.sql)", arguments: StatementArguments(condition.arguments))
         }
         return rw.read {
@@ -204,7 +204,7 @@ extension DocumentCollection {
         }
         sql += " ORDER BY bm25(passages_fts) LIMIT ?"
         arguments.append(k.databaseValue)
-        let rows = try db.read { db in
+        let rows = try readDatabase { db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { (id: try $0.decode(Int64.self, atIndex: 0), score: -(try $0.decode(Double.self, atIndex: 1))) }
         }
         return rw.read { rows.filter { table.byID[$0.id] != nil } }

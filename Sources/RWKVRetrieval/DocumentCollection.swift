@@ -356,10 +356,15 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         return rw.read { table.byDocument[id] != nil }
     }
 
+    /// `db.read`, with SQLite's own failures (a damaged page or record) as `RetrievalError.database`.
+    func readDatabase<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try db.read(body) } catch { throw RetrievalError.database(error, path: Self.databaseURL(url).path) }
+    }
+
     /// All documents (or those whose metadata matches `filter`), sorted by id.
     public func list(where filter: MetadataFilter? = nil) throws -> [DocumentSummary] {
         try refresh()
-        let rows: [(String, Int, String?)] = try db.read { db in
+        let rows: [(String, Int, String?)] = try readDatabase { db in
             var sql = "SELECT d.id, length(CAST(d.text AS BLOB)), d.metadata FROM documents d"
             var arguments: [DatabaseValue] = []
             if let filter {
@@ -410,7 +415,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     /// Texts of documents by id (one query).
     func texts(of ids: Set<String>) throws -> [String: (text: String, metadata: String?)] {
         guard !ids.isEmpty else { return [:] }
-        return try db.read { db in
+        return try readDatabase { db in
             var out: [String: (String, String?)] = [:]
             let list = Array(ids)
             for chunkStart in stride(from: 0, to: list.count, by: 500) {
