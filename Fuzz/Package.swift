@@ -24,5 +24,9 @@ let package = Package(
         .executableTarget(name: "fuzz-tokenizer", dependencies: [.product(name: "RWKVTokenizer", package: main)], path: "Targets/fuzz-tokenizer"),
         // Every route's JSON request body type, decoded as the routes decode them.
         .executableTarget(name: "fuzz-http", dependencies: [.product(name: "RWKVServer", package: main)], path: "Targets/fuzz-http"),
+        // The metadata filter parser, and its SQL agreeing with `MetadataFilter.matches`.
+        .executableTarget(name: "fuzz-filter", dependencies: [.product(name: "RWKVRetrieval", package: main)], path: "Targets/fuzz-filter"),
+        // A collection opened, searched and verified after arbitrary corruption of its files.
+        .executableTarget(name: "fuzz-collection", dependencies: [.product(name: "RWKVRetrieval", package: main)], path: "Targets/fuzz-collection"),
     ]
 )

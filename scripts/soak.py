@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Mixed-traffic soak against a running rwkv-emb server (loopback), standard library only.
 
-Clients loop over embed, rerank, collection search, add and delete (each client deletes the
+Clients loop over embed, rerank, collection search, add, delete and compact (each client deletes the
 documents it added a few rounds earlier, so the live collection stays small). Every 10 s a window
 line gives the server's resident memory (VmRSS of --pid), requests, p99 latency per route and the
 5xx count; the summary gives the memory after warm-up (first, min, max, last), the worst window
@@ -10,8 +10,8 @@ more than --max-growth-mb.
 """
 import argparse, json, random, threading, time, urllib.error, urllib.request
 
-ROUTES = ["embed", "rerank", "search", "add", "delete"]
-WEIGHTS = [40, 15, 25, 15, 5]
+ROUTES = ["embed", "rerank", "search", "add", "delete", "compact"]
+WEIGHTS = [40, 15, 25, 15, 5, 1]
 WORDS = ("state recurrent network embedding reranker document query retrieval cache token layer "
          "vector search index memory time model weight shift decay matrix kernel batch").split()
 
@@ -83,6 +83,8 @@ def client(base, collection, key, worker, stop, stats, seed):
             doc = f"soak-{worker}-{n}"
             added.append(doc)
             method, path, body = "POST", f"/collections/{collection}/documents", {"documents": [{"id": doc, "text": text(rng, 60)}]}
+        elif route == "compact":
+            method, path, body = "POST", f"/collections/{collection}/compact", {}
         else:
             method, path, body = "POST", f"/collections/{collection}/documents/delete", {"ids": [added.pop(0)]}
         request = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers=headers, method=method)

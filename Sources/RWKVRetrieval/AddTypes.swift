@@ -28,6 +28,8 @@ public struct AddOptions: Sendable {
     public var batchTokens: Int = 8192
     /// Compute and store reranker states (without them, search reranks these passages online).
     public var storeStates: Bool = true
+    /// Compute documents again even when their stored text and metadata are unchanged (`verify --recompute`).
+    var replaceUnchanged = false
     public init(batchDocuments: Int = 64, batchTokens: Int = 8192, storeStates: Bool = true) {
         self.batchDocuments = batchDocuments
         self.batchTokens = batchTokens

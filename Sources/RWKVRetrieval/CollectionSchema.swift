@@ -68,7 +68,13 @@ enum CollectionSchema {
     static func readManifest(_ db: Database, path: String) throws -> CollectionManifest {
         guard try db.tableExists("manifest") else { throw RetrievalError.corrupt(path: path, reason: "no manifest table") }
         var rows: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM manifest") { rows[row[0]] = row[1] }
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM manifest") {
+            // Decoded with errors (a damaged row may hold NULL or a blob), never GRDB's trapping subscript.
+            guard let key = try? row.decode(String.self, atIndex: 0), let value = try? row.decode(String.self, atIndex: 1) else {
+                throw RetrievalError.corrupt(path: path, reason: "a manifest row cannot be read")
+            }
+            rows[key] = value
+        }
         return try CollectionManifest.from(rows: rows, path: path)
     }
 

@@ -77,7 +77,7 @@ extension DocumentCollection {
                 index += 1
                 let hash = doc.contentHash
                 let stored = try storedHash(of: doc.id)
-                if let stored, stored == hash, documentHasStates(doc.id) == options.storeStates {
+                if let stored, stored == hash, !options.replaceUnchanged, documentHasStates(doc.id) == options.storeStates {
                     skipped.append(AddedDocument(id: doc.id, outcome: .unchanged, tokens: 0))
                     continue
                 }
@@ -286,7 +286,7 @@ extension DocumentCollection {
                         try db.execute(sql: "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
                                        arguments: [pid, LexicalText.normalize(item.texts[k])])
                         let inserted = try Row.fetchOne(db, sql: "SELECT \(LivePassage.columns) FROM passages WHERE id = ?", arguments: [pid])!
-                        added.append(LivePassage(row: inserted))
+                        added.append(try LivePassage(row: inserted))
                         row += 1
                     }
                 }
@@ -301,13 +301,15 @@ extension DocumentCollection {
                 try? FileManager.default.removeItem(atPath: pair.emb.path)
                 try? FileManager.default.removeItem(atPath: pair.states.path)
             }
-            if let e = error as? RetrievalError { throw e }
-            throw RetrievalError.database(path: Self.databaseURL(url).path, message: "\(error)")
+            throw RetrievalError.database(error, path: Self.databaseURL(url).path)
         }
-        // 3. Publish to this process's readers.
-        pair.emb.committedBytes = embEnd
-        pair.states.committedBytes = stateEnd
-        if let id = pair.sealing { rw.write { sealedPairs.insert(id) } }
+        // 3. Publish to this process's readers: the new lengths (and mappings that cover them) under the
+        // write lock, which readers hold while they read `committedBytes` (ThreadSanitizer found the race).
+        try rw.write {
+            try pair.emb.setCommitted(embEnd)
+            try pair.states.setCommitted(stateEnd)
+            if let id = pair.sealing { sealedPairs.insert(id) }
+        }
         try applyCommitted(removed: removed, added: added, generation: generation, segments: [pair.emb, pair.states])
     }
 
@@ -358,7 +360,7 @@ extension DocumentCollection {
                 try PassageDeletionLog.record(db, removed: removed, generation: generation)
             }
         } catch {
-            throw RetrievalError.database(path: Self.databaseURL(url).path, message: "\(error)")
+            throw RetrievalError.database(error, path: Self.databaseURL(url).path)
         }
         try applyCommitted(removed: removed, added: [], generation: generation, segments: [])
         return present

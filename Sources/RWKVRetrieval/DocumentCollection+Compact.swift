@@ -86,8 +86,10 @@ extension DocumentCollection {
                 usage[p.embSegment, default: .init()].live += rowBytes
                 if let s = p.stateSegment { usage[s, default: .init()].live += p.stateLength }
             }
-            let chosen = Set(usage.filter { _, u in
-                all || (u.bytes > u.live && Double(u.bytes - u.live) / Double(max(1, u.bytes)) > minimumDeadShare)
+            // A pair holding a damaged passage's bytes stays as it is, for `verify` to report and recompute.
+            let held = Set(table.damaged.values.flatMap { [$0.embSegment] + ($0.stateSegment.map { [$0] } ?? []) })
+            let chosen = Set(usage.filter { id, u in
+                !held.contains(id) && (all || (u.bytes > u.live && Double(u.bytes - u.live) / Double(max(1, u.bytes)) > minimumDeadShare))
             }.keys)
             let moving = table.byID.values.filter { chosen.contains($0.embSegment) || ($0.stateSegment.map(chosen.contains) ?? false) }
                 .sorted { ($0.embSegment, $0.embRow) < ($1.embSegment, $1.embRow) }
@@ -172,8 +174,7 @@ extension DocumentCollection {
                 try? FileManager.default.removeItem(atPath: e.path)
                 try? FileManager.default.removeItem(atPath: s.path)
             }
-            if let e = error as? RetrievalError { throw e }
-            throw RetrievalError.database(path: Self.databaseURL(url).path, message: "\(error)")
+            throw RetrievalError.database(error, path: Self.databaseURL(url).path)
         }
         // 3. This process's view follows the moves it made (readers elsewhere reload); then the old files go.
         try applyCompaction(moved, pairs: created.map { ($0.0, $0.1) }, removed: chosen, generation: generation)

@@ -116,7 +116,7 @@ extension DocumentCollection {
         timings.total = seconds(clock.now - start)
         return SearchResult(hits: hits, timings: timings, documentCount: documentCount, passageCount: passageTotal,
                             matchingPassages: matching, candidatesReranked: options.rerank ? reranked : 0,
-                            onlineFallbacks: online, damaged: damaged, densePath: densePath)
+                            onlineFallbacks: online, damaged: (damaged + rw.read { Array(table.damaged.keys) }).sorted(), densePath: densePath)
     }
 
     /// Reciprocal rank fusion of the two lists (k = 60), the first `limit`. Equal fused scores (a passage
@@ -137,7 +137,7 @@ extension DocumentCollection {
 
     /// The passages of the documents whose metadata matches (evaluated by SQLite; values bound).
     func matchingPassages(_ condition: (sql: String, arguments: [DatabaseValue])) throws -> Set<Int64> {
-        let ids = try db.read { db in
+        let ids = try readDatabase { db in
             try String.fetchAll(db, sql: "SELECT d.id FROM documents d WHERE \(condition.sql)", arguments: StatementArguments(condition.arguments))
         }
         return rw.read {
@@ -205,7 +205,7 @@ extension DocumentCollection {
     /// a compaction of the same documents ranks them the same (issue 14): rows tied with the k-th are read too.
     func lexicalCandidates(_ query: String, k: Int, allowed: Set<Int64>?) throws -> [(id: Int64, score: Double)] {
         guard k > 0, let match = LexicalText.matchExpression(forQuery: query) else { return [] }
-        return try db.read { db in
+        return try readDatabase { db in
             var out: [(id: Int64, score: Double)] = []
             let sql = "SELECT rowid, bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts)"
             let rows = try Row.fetchCursor(db, sql: sql, arguments: [match])
@@ -215,7 +215,7 @@ extension DocumentCollection {
                 var chunk: [(id: Int64, score: Double)] = []
                 while chunk.count < max(64, 2 * k) {
                     guard let row = try rows.next() else { done = true; break }
-                    chunk.append((row[0], -(row[1] as Double)))
+                    chunk.append((try row.decode(Int64.self, atIndex: 0), -(try row.decode(Double.self, atIndex: 1))))
                 }
                 out += rw.read { chunk.filter { allowed?.contains($0.id) ?? (table.byID[$0.id] != nil) } }
             }

@@ -243,12 +243,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         if removed { syncDirectory(segmentsURL.path) }
     }
 
-    func headerFields(_ kind: SegmentFile.Kind) -> [UInt32] {
-        switch kind {
-        case .emb: [UInt32(manifest.dimension), 0]
-        case .states: [manifest.statePrecision.code, UInt32(manifest.stateLayers), UInt32(manifest.dimension), UInt32(codec.blobBytes)]
-        }
-    }
+    func headerFields(_ kind: SegmentFile.Kind) -> [UInt32] { Self.segmentHeaderFields(kind, manifest: manifest) }
 
     func segmentPath(id: Int, kind: SegmentFile.Kind) -> String {
         if let legacyFiles { return kind == .emb ? legacyFiles.emb : legacyFiles.states }
@@ -286,36 +281,44 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         refreshLock.lock()
         defer { refreshLock.unlock() }
         for attempt in 0..<5 {
-            do { return try refreshOnce() } catch is SegmentVanished where attempt < 4 {
+            do { return try refreshChecked() } catch is SegmentVanished where attempt < 4 {
                 continue  // a compaction committed and unlinked files between our read and our open: read again
             }
         }
     }
 
     private func refreshOnce() throws {
-        let current = rw.read { (table.generation, table.maxID, table.count, Set(segmentKeys())) }
+        let current = rw.read { (table.generation, table.maxID, table.count + table.damaged.count, Set(segmentKeys())) }
         let snapshot: Snapshot? = try db.read { db in
             let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
             if generation == current.0 { return nil }
             let segments = try Row.fetchAll(db, sql: "SELECT id, kind, sealed, bytes FROM segments ORDER BY id").map {
-                SegmentRecord(id: $0[0], kind: SegmentFile.Kind(rawValue: $0[1]) ?? .emb, sealed: $0[2] != 0, bytes: $0[3])
+                SegmentRecord(id: try $0.decode(atIndex: 0), kind: SegmentFile.Kind(rawValue: try $0.decode(atIndex: 1)) ?? .emb,
+                              sealed: try $0.decode(Int.self, atIndex: 2) != 0, bytes: try $0.decode(atIndex: 3))
             }
             // A segment this view maps is gone: a compaction repointed passages, reload them all.
             var full = current.0 < 0 || !current.3.isSubset(of: Set(segments.map(\.key)))
             var rows: [LivePassage] = [], removed: [Int64] = []
             if !full, let log = try PassageDeletionLog.removed(db, after: current.0) {
                 removed = log
-                rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages WHERE id > ?", arguments: [current.1]).map(LivePassage.init)
+                rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages WHERE id > ?", arguments: [current.1]).map { try LivePassage(row: $0) }
             } else {
                 full = true
             }
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM passages") ?? 0
-            if full { rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages").map(LivePassage.init) }
+            if full { rows = try Row.fetchAll(db, sql: "SELECT \(LivePassage.columns) FROM passages").map { try LivePassage(row: $0) } }
             return Snapshot(generation: generation, segments: segments, rows: rows, removed: removed, total: total, full: full)
         }
         guard let snapshot else { return }
         try apply(snapshot)
         if rw.read({ table.generation }) < 0 { try refreshOnce() }  // the delta did not add up: reload fully
+    }
+
+    /// `refreshOnce`, with SQLite's own failures (a damaged database page or record) as `RetrievalError`s.
+    private func refreshChecked() throws {
+        do { try refreshOnce() } catch let e as SegmentVanished { throw e } catch {
+            throw RetrievalError.database(error, path: Self.databaseURL(url).path)
+        }
     }
 
     private func segmentKeys() -> [String] {
@@ -347,9 +350,9 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 fullReloads += 1
             }
             for id in s.removed { table.remove(id) }
-            for p in s.rows { table.insert(p) }
+            for p in s.rows { table.insert(p, intact: passageIntact(p)) }
             // The delta must leave exactly the committed passages (else something was missed: reload).
-            table.generation = table.count == s.total ? s.generation : -1
+            table.generation = table.count + table.damaged.count == s.total ? s.generation : -1
         }
     }
 
@@ -367,7 +370,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 return
             }
             for id in removed { table.remove(id) }
-            for p in added { table.insert(p) }
+            for p in added { table.insert(p, intact: passageIntact(p)) }
             table.generation = generation
         }
         if rw.read({ table.generation }) < 0 { try refreshOnce() }
@@ -391,10 +394,15 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         return rw.read { table.byDocument[id] != nil }
     }
 
+    /// `db.read`, with SQLite's own failures (a damaged page or record) as `RetrievalError.database`.
+    func readDatabase<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try db.read(body) } catch { throw RetrievalError.database(error, path: Self.databaseURL(url).path) }
+    }
+
     /// All documents (or those whose metadata matches `filter`), sorted by id.
     public func list(where filter: MetadataFilter? = nil) throws -> [DocumentSummary] {
         try refresh()
-        let rows: [(String, Int, String?)] = try db.read { db in
+        let rows: [(String, Int, String?)] = try readDatabase { db in
             var sql = "SELECT d.id, length(CAST(d.text AS BLOB)), d.metadata FROM documents d"
             var arguments: [DatabaseValue] = []
             if let filter {
@@ -403,7 +411,9 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 arguments = c.arguments
             }
             sql += " ORDER BY d.id"
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { ($0[0], $0[1], $0[2]) }
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map {
+                (try $0.decode(atIndex: 0), try $0.decode(atIndex: 1), try $0.decode(atIndex: 2))
+            }
         }
         return rw.read {
             rows.compactMap { id, bytes, metadata in
@@ -436,14 +446,14 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     public func document(id: String) -> Document? {
         try? db.read { db in
             try Row.fetchOne(db, sql: "SELECT id, text, metadata FROM documents WHERE id = ?", arguments: [id])
-                .map { Document(id: $0[0], text: $0[1], metadata: $0[2]) }
+                .map { Document(id: try $0.decode(atIndex: 0), text: try $0.decode(atIndex: 1), metadata: try $0.decode(atIndex: 2)) }
         }
     }
 
     /// Texts of documents by id (one query).
     func texts(of ids: Set<String>) throws -> [String: (text: String, metadata: String?)] {
         guard !ids.isEmpty else { return [:] }
-        return try db.read { db in
+        return try readDatabase { db in
             var out: [String: (String, String?)] = [:]
             let list = Array(ids)
             for chunkStart in stride(from: 0, to: list.count, by: 500) {
@@ -451,7 +461,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
                 for row in try Row.fetchAll(db, sql: "SELECT id, text, metadata FROM documents WHERE id IN (\(marks))",
                                             arguments: StatementArguments(chunk)) {
-                    out[row[0]] = (row[1], row[2])
+                    out[try row.decode(atIndex: 0)] = (try row.decode(atIndex: 1), try row.decode(atIndex: 2))
                 }
             }
             return out
@@ -470,7 +480,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
 
     /// Caller holds the read lock.
     func embeddingRow(_ p: LivePassage) -> [Float]? {
-        guard let base = embSegments[p.embSegment]?.base else { return nil }
+        guard table.damaged[p.id] == nil, let base = embSegments[p.embSegment]?.base else { return nil }
         let row = (base + SegmentFile.headerSize + p.embRow * dimension * 4).assumingMemoryBound(to: Float.self)
         return Array(UnsafeBufferPointer(start: row, count: dimension))
     }
@@ -487,8 +497,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
 
     /// Caller holds the read lock. Checks the blob's CRC-32C first: a damaged state is never scored.
     func decodeState(_ p: LivePassage) -> RWKVState? {
-        guard p.hasState, let seg = stateSegments[p.stateSegment!], let base = seg.base,
-              p.stateOffset + p.stateLength <= seg.committedBytes else { return nil }
+        guard p.hasState, let seg = stateSegments[p.stateSegment!], let base = seg.base, p.stateLength == codec.blobBytes,
+              p.stateOffset >= SegmentFile.headerSize, p.stateOffset <= seg.committedBytes - p.stateLength else { return nil }
         let blob = base + p.stateOffset
         guard CRC32C.checksum(UnsafeRawBufferPointer(start: blob, count: p.stateLength)) == p.stateCRC else { return nil }
         return codec.decode(blob)

@@ -19,21 +19,22 @@ struct LivePassage: Sendable {
 
     static let columns = #"id, document, ordinal, start, "end", embedding_tokens, state_tokens, emb_segment, emb_row, emb_crc32c, state_segment, state_offset, state_length, state_crc32c"#
 
-    init(row: Row) {
-        id = row[0]
-        document = row[1]
-        ordinal = row[2]
-        start = row[3]
-        end = row[4]
-        embeddingTokens = row[5]
-        stateTokens = row[6]
-        embSegment = row[7]
-        embRow = row[8]
-        embCRC = UInt32(truncatingIfNeeded: row[9] as Int64)
-        stateSegment = row[10]
-        stateOffset = (row[11] as Int?) ?? 0
-        stateLength = (row[12] as Int?) ?? 0
-        stateCRC = UInt32(truncatingIfNeeded: (row[13] as Int64?) ?? 0)
+    /// Throws (never traps) on a value of the wrong type: the row may come from a damaged database.
+    init(row: Row) throws {
+        id = try row.decode(atIndex: 0)
+        document = try row.decode(atIndex: 1)
+        ordinal = try row.decode(atIndex: 2)
+        start = try row.decode(atIndex: 3)
+        end = try row.decode(atIndex: 4)
+        embeddingTokens = try row.decode(atIndex: 5)
+        stateTokens = try row.decode(atIndex: 6)
+        embSegment = try row.decode(atIndex: 7)
+        embRow = try row.decode(atIndex: 8)
+        embCRC = UInt32(truncatingIfNeeded: try row.decode(Int64.self, atIndex: 9))
+        stateSegment = try row.decode(atIndex: 10)
+        stateOffset = try row.decode(Int?.self, atIndex: 11) ?? 0
+        stateLength = try row.decode(Int?.self, atIndex: 12) ?? 0
+        stateCRC = UInt32(truncatingIfNeeded: try row.decode(Int64?.self, atIndex: 13) ?? 0)
     }
 
     var hasState: Bool { stateSegment != nil && stateLength > 0 }
@@ -50,13 +51,22 @@ struct PassageTable: Sendable {
     var maxID: Int64 = 0
     /// The `changes.generation` this view reflects (-1: nothing loaded).
     var generation: Int64 = -1
+    /// Passages left out because their embedding row failed its CRC-32C or their stored fields are out
+    /// of range: searched by no stage, reported in `SearchResult.damaged`.
+    var damaged: [Int64: LivePassage] = [:]
 
     var count: Int { byID.count }
 
     // The arrays are changed in place through the dictionaries' subscripts: a `var` copy would make each
     // insert copy its segment's whole owner array (measured: quadratic, minutes for a 100k-passage reload).
-    mutating func insert(_ p: LivePassage) {
-        if byID[p.id] != nil { remove(p.id) }
+    /// Adds (or replaces) a passage; `intact` false records it as damaged instead.
+    mutating func insert(_ p: LivePassage, intact: Bool = true) {
+        if byID[p.id] != nil || damaged[p.id] != nil { remove(p.id) }
+        maxID = max(maxID, p.id)
+        guard intact else {
+            damaged[p.id] = p
+            return
+        }
         byID[p.id] = p
         let ordinal = p.ordinal
         let byID = self.byID
@@ -65,10 +75,10 @@ struct PassageTable: Sendable {
         let missing = p.embRow + 1 - (rowOwners[p.embSegment]?.count ?? 0)
         if missing > 0 { rowOwners[p.embSegment, default: []].append(contentsOf: repeatElement(0, count: missing)) }
         rowOwners[p.embSegment]![p.embRow] = p.id
-        maxID = max(maxID, p.id)
     }
 
     mutating func remove(_ id: Int64) {
+        damaged[id] = nil
         guard let p = byID.removeValue(forKey: id) else { return }
         byDocument[p.document]?.removeAll { $0 == id }
         if byDocument[p.document]?.isEmpty == true { byDocument[p.document] = nil }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// Errors of the retrieval collection: every message says what is wrong and with which path/id.
 public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
@@ -30,6 +31,9 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
     case database(path: String, message: String)
     /// Passage options out of range (the message names the option and the allowed range).
     case invalidPassageOptions(String)
+    /// The file system holding the collection is full (ENOSPC, EDQUOT, SQLITE_FULL): the write was not
+    /// committed, everything acknowledged before it is intact, reads still work.
+    case storageFull(path: String)
 
     public var description: String {
         switch self {
@@ -47,12 +51,22 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
         case let .legacyFormat(p, v): "\(p) is a version-\(v) collection, which is read-only: convert it with `rwkv-emb migrate --collection \(p)`"
         case let .database(p, m): "\(p): SQLite: \(m)"
         case let .invalidPassageOptions(s): "invalid passage options: \(s)"
+        case let .storageFull(p): "no space left on the file system holding \(p): the write was not committed (documents acknowledged before it are intact); free space and retry"
         }
     }
 
     public var errorDescription: String? { description }
 
     static func errno(_ path: String, _ operation: String) -> RetrievalError {
-        .io(path: path, operation: operation, message: String(cString: strerror(Foundation.errno)))
+        let code = Foundation.errno
+        if code == ENOSPC || code == EDQUOT { return .storageFull(path: path) }
+        return .io(path: path, operation: operation, message: String(cString: strerror(code)))
+    }
+
+    /// A SQLite failure as a retrieval error (a full disk is `storageFull`, not a database fault).
+    static func database(_ error: any Error, path: String) -> RetrievalError {
+        if let e = error as? RetrievalError { return e }
+        if let e = error as? DatabaseError, e.resultCode == .SQLITE_FULL { return .storageFull(path: path) }
+        return .database(path: path, message: "\(error)")
     }
 }

@@ -24,10 +24,14 @@ public enum APIErrorKind: String, Sendable {
     case payloadTooLarge = "PayloadTooLarge"
     /// Missing or wrong API key (401).
     case unauthorized = "Unauthorized"
+    /// A known API key that lacks the scope the route needs (403).
+    case forbidden = "Forbidden"
     /// Unknown route or collection (404).
     case notFound = "NotFound"
     /// A collection that already exists (409).
     case conflict = "Conflict"
+    /// The collection's file system is full: the write was not acknowledged, searches still work (507).
+    case storageFull = "InsufficientStorage"
     /// Shutting down (503).
     case unavailable = "Unhealthy"
     /// The served model cannot do this (no reranker, not a classifier): 424 with error_type
@@ -40,8 +44,9 @@ public enum APIErrorKind: String, Sendable {
     /// (our finer kinds are reported as the TEI kind a TEI client expects).
     var teiType: String {
         switch self {
-        case .inputTooLarge, .batchTooLarge, .invalidJSON, .payloadTooLarge, .unauthorized, .notFound, .conflict:
+        case .inputTooLarge, .batchTooLarge, .invalidJSON, .payloadTooLarge, .unauthorized, .forbidden, .notFound, .conflict:
             APIErrorKind.validation.rawValue
+        case .storageFull: APIErrorKind.backend.rawValue
         case .modelType: APIErrorKind.backend.rawValue
         default: rawValue
         }
@@ -60,9 +65,11 @@ public enum APIErrorKind: String, Sendable {
         case .overloaded: .tooManyRequests
         case .payloadTooLarge: .contentTooLarge
         case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
         case .notFound: .notFound
         case .conflict: .conflict
         case .unavailable: .serviceUnavailable
+        case .storageFull: .init(code: 507, reasonPhrase: "Insufficient Storage")
         case .modelType, .backend: .init(code: 424, reasonPhrase: "Failed Dependency")
         }
     }
@@ -74,9 +81,10 @@ public enum APIErrorKind: String, Sendable {
             "invalid_request_error"
         case .overloaded: "rate_limit_error"
         case .unauthorized: "authentication_error"
+        case .forbidden: "permission_error"
         case .notFound: "not_found_error"
         case .conflict: "conflict_error"
-        case .unavailable, .backend: "server_error"
+        case .unavailable, .backend, .storageFull: "server_error"
         }
     }
 
@@ -102,9 +110,11 @@ public enum APIErrorKind: String, Sendable {
         case .backend: "inference"
         case .payloadTooLarge: "payload_too_large"
         case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
         case .notFound: "not_found"
         case .conflict: "conflict"
         case .unavailable: "unhealthy"
+        case .storageFull: "storage_full"
         }
     }
 }
@@ -136,6 +146,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .notFound: return .init(.notFound, e.body ?? "no such route")
             case .methodNotAllowed: return .init(.notFound, e.body ?? "method not allowed")
             case .unauthorized: return .init(.unauthorized, e.body ?? "unauthorized")
+            case .forbidden: return .init(.forbidden, e.body ?? "forbidden")
             case .tooManyRequests: return .init(.overloaded, e.body ?? "too many requests")
             default:
                 if (400..<500).contains(e.status.code) { return .init(.validation, e.body ?? e.status.reasonPhrase) }
@@ -146,6 +157,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .notACollection: return .init(.notFound, e.description)
             case .alreadyExists, .locked, .modelMismatch, .configurationMismatch: return .init(.conflict, e.description)
             case .invalidInput, .readOnly, .modelsRequired, .invalidPassageOptions: return .init(.validation, e.description)
+            case .storageFull: return .init(.storageFull, e.description)
             case .io, .corrupt, .unsupportedVersion: return .init(.backend, e.description)
             case .legacyFormat: return .init(.conflict, e.description)
             case .database: return .init(.backend, e.description)

@@ -65,11 +65,8 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.unauthorized, "invalid API key")
         }
         guard key.scopes.contains(scope) else {
-            let family = APIFamily.of(path: request.uri.path)
-            let error = APIError(.unauthorized, "this API key lacks the '\(scope.rawValue)' scope that \(request.method) \(request.uri.path) needs "
-                                 + "(it has: \(key.scopes.sorted().map(\.rawValue).joined(separator: ", ")))")
-            return Response(status: .forbidden, headers: [.contentType: "application/json"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: family.body(for: error))))
+            throw APIError(.forbidden, "this API key lacks the '\(scope.rawValue)' scope that \(request.method) \(request.uri.path) needs "
+                           + "(it has: \(key.scopes.sorted().map(\.rawValue).joined(separator: ", ")))")
         }
         return try await next(request, context)
     }

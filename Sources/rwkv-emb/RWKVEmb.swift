@@ -26,6 +26,7 @@ struct RWKVEmb: AsyncParsableCommand {
             Migrate.self,
             Merge.self,
             Worker.self,
+            Verify.self,
             Serve.self,
             LoadTest.self,
             Eval.self,
