@@ -36,8 +36,10 @@ let package = Package(
             name: "RWKVTokenizer",
             resources: [.copy("Resources/rwkv_vocab_v20230424.txt"), .copy("Resources/LICENSE-vocab.txt")]
         ),
+        // Package-internal helpers with one owner each (fp16/bf16 conversion, durations, vectors, POSIX files).
+        .target(name: "RWKVSupport"),
         // PyTorch .pth (zip + whitelisted pickle) and safetensors; typed, validated model weights.
-        .target(name: "RWKVCheckpoint"),
+        .target(name: "RWKVCheckpoint", dependencies: ["RWKVSupport"]),
         // BLAS: OpenBLAS on Linux (Accelerate is used directly on Apple platforms).
         .systemLibrary(
             name: "CBLAS",
@@ -70,7 +72,7 @@ let package = Package(
         .target(
             name: "RWKVRetrieval",
             dependencies: [
-                "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels",
+                "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "RWKVSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -109,6 +111,7 @@ let package = Package(
         // Locates and decodes the reference fixtures in Tests/Fixtures (shared by the test targets).
         .target(name: "RWKVTestSupport", path: "Tests/RWKVTestSupport"),
         .testTarget(name: "RWKVTokenizerTests", dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]),
+        .testTarget(name: "RWKVSupportTests", dependencies: ["RWKVSupport"]),
         .testTarget(name: "RWKVCheckpointTests", dependencies: ["RWKVCheckpoint", "RWKVTestSupport"]),
         .testTarget(
             name: "EmbeddingRWKVTests",
