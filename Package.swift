@@ -46,7 +46,7 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // The WKV recurrence in C (AVX2+FMA build picked at run time on x86-64).
+        // In C: the WKV recurrence (AVX-512F / AVX2+FMA builds), CRC-32C and the int8 GEMM loader, picked at run time.
         .target(name: "RWKVKernelsC"),
         // Compute kernels: sgemm wrapper, WKV recurrence, norms, fused element-wise passes.
         .target(
@@ -56,7 +56,7 @@ let package = Package(
         // The model: RWKV-7 forward, states, embeddings, state-based reranker.
         .target(
             name: "EmbeddingRWKV",
-            dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels"]
+            dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels", "RWKVSupport"]
         ),
         // Model names -> checkpoint files: the Hugging Face cache layout, resolution, verified resumable download.
         .target(
@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "RWKVServer",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -101,7 +101,7 @@ let package = Package(
             name: "rwkv-emb",
             dependencies: [
                 "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels", "RWKVHub", "RWKVServer",
-                "RWKVEvaluation",
+                "RWKVEvaluation", "RWKVSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

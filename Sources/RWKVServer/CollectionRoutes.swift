@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import RWKVRetrieval
 import RWKVTokenizer
+import RWKVSupport
 
 /// Collection routes: create/list/delete collections, add/replace/delete documents (embeddings and
 /// reranker states computed and made durable before the response), and search with offline reranking.
@@ -238,7 +239,6 @@ struct CollectionRoutes: Sendable {
     }
 
     static func ms(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) * 1000 + Double(c.attoseconds) * 1e-15
+        d.milliseconds
     }
 }

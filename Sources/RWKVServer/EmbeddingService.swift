@@ -1,5 +1,6 @@
 import EmbeddingRWKV
 import Hummingbird
+import RWKVSupport
 
 /// HTTPTypes' field name (Hummingbird re-exports `HTTPFields`, not `HTTPField`).
 typealias HeaderName = HTTPFields.Element.Name
@@ -27,10 +28,7 @@ struct RequestTimings: Sendable {
         return h
     }
 
-    static func ms(_ d: Duration) -> String {
-        let c = d.components
-        return String(c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000)
-    }
+    static func ms(_ d: Duration) -> String { String(d.wholeMilliseconds) }
 }
 
 /// The shared work behind the embedding and rerank routes of every API family:
@@ -86,7 +84,7 @@ final class EmbeddingService: Sendable {
         }
         metrics.countEmbeddings(sequences.count)
         metrics.countSuccess(method: method)
-        let vectors = options.normalize ? raw.map(Self.normalized) : raw
+        let vectors = options.normalize ? raw.map { l2Normalized($0) } : raw
         return Embeddings(vectors: vectors, promptTokens: tokens, timings: timings)
     }
 
@@ -203,8 +201,4 @@ final class EmbeddingService: Sendable {
         return Scores(scores: scores, tokens: tokens, timings: timings)
     }
 
-    static func normalized(_ v: [Float]) -> [Float] {
-        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? v.map { $0 / norm } : v
-    }
 }

@@ -4,6 +4,7 @@ import Foundation
 import RWKVCheckpoint
 import RWKVKernels
 import RWKVTokenizer
+import RWKVSupport
 
 /// `rwkv-emb bench engine` (the default bench): prefill throughput, query latency, offline reranking,
 /// achieved GFLOP/s against OpenBLAS's own large-sgemm rate measured in the same run, peak memory.
@@ -184,7 +185,7 @@ private func gemmRate(_ format: MatrixFormat, m: Int, n: Int, k: Int) -> Double 
                 weight.multiply(rows: m, x: xp.baseAddress!, ldx: k, out: op.baseAddress!, ldo: n, accumulate: false)
             }
         }
-        bestTime = min(bestTime, seconds(ContinuousClock.now - start))
+        bestTime = min(bestTime, (ContinuousClock.now - start).seconds)
     }
     return 2 * Double(m * n * k) / bestTime / 1e9
 }
@@ -234,7 +235,7 @@ private func sgemmRate(n: Int, engineSplit: Bool, repeats: Int = 3) -> Double {
                 }
             }
         }
-        bestTime = min(bestTime, seconds(ContinuousClock.now - start))
+        bestTime = min(bestTime, (ContinuousClock.now - start).seconds)
     }
     return 2 * Double(n * n * n) / bestTime / 1e9
 }
@@ -244,14 +245,12 @@ private func best(_ iterations: Int, _ body: () throws -> Void) rethrows -> Doub
     for _ in 0..<iterations {
         let start = ContinuousClock.now
         try body()
-        bestTime = min(bestTime, seconds(ContinuousClock.now - start))
+        bestTime = min(bestTime, (ContinuousClock.now - start).seconds)
     }
     return bestTime
 }
 
-private func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}
+
 
 /// VmHWM (peak resident memory) from /proc/self/status (Linux), in MB.
 func peakRSSMegabytes() -> Double? { procStatus("VmHWM:") }

@@ -3,6 +3,7 @@ import Foundation
 import RWKVCheckpoint
 import RWKVRetrieval
 import RWKVTokenizer
+import RWKVSupport
 
 /// Shared pieces of the collection benchmarks.
 enum RetrievalBench {
@@ -28,14 +29,10 @@ enum RetrievalBench {
         }
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-
     static func time(_ body: () throws -> Void) rethrows -> Double {
         let start = ContinuousClock.now
         try body()
-        return seconds(ContinuousClock.now - start)
+        return (ContinuousClock.now - start).seconds
     }
 
     static func temporaryDirectory() throws -> URL {

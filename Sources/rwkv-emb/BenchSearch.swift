@@ -3,6 +3,7 @@ import Foundation
 import RWKVKernels
 import RWKVRetrieval
 import RWKVCheckpoint
+import RWKVSupport
 
 /// `rwkv-emb bench search`: the retrieval stage alone (exact cosine scan + top-k over a memory-mapped
 /// embedding matrix, as a collection runs it) against the memory bandwidth of a plain copy; then a whole
@@ -35,10 +36,7 @@ struct BenchSearch: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: dir) }
         var rng = SeededGenerator(seed: 11)
         func normalised() -> [Float] {
-            var v = (0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) }
-            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            for i in v.indices { v[i] /= n }
-            return v
+            l2Normalized((0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) })
         }
         print("threads: \(KernelThreads.coreCount) cores; the scan splits rows over `threads` workers, one single-threaded sgemv each")
         print("documents   matrix MB   threads   scan+top-k ms median (best)   scan GB/s (best)   copy GB/s (read+write, best)   scan / copy   scan / copy rate (bytes copied/s)")
@@ -97,10 +95,7 @@ struct BenchSearch: ParsableCommand {
                                               compaction: .init(deadShare: nil))
         var rng = SeededGenerator(seed: 29)
         func unit() -> [Float] {
-            var v = (0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) }
-            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            for i in v.indices { v[i] /= n }
-            return v
+            l2Normalized((0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) })
         }
         func word() -> String { "w\(rng.next() % 5000)" }
         var inserted = 0.0

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RWKVTokenizer
+import RWKVSupport
 
 /// `rwkv-emb bench tokenizer`: vocabulary load time and single-threaded encode/decode throughput.
 struct BenchTokenizer: ParsableCommand {
@@ -60,8 +61,8 @@ struct BenchTokenizer: ParsableCommand {
             let parsed = ContinuousClock.now
             tokenizer = try WorldTokenizer(vocabulary: vocabulary)
             let built = ContinuousClock.now
-            parseTimes.append(seconds(parsed - start))
-            buildTimes.append(seconds(built - parsed))
+            parseTimes.append((parsed - start).seconds)
+            buildTimes.append((built - parsed).seconds)
         }
         guard let tokenizer else { return }
         let loadTimes = zip(parseTimes, buildTimes).map { $0 + $1 }
@@ -88,13 +89,13 @@ struct BenchTokenizer: ParsableCommand {
         for _ in 0..<iterations {
             let start = ContinuousClock.now
             ids = tokenizer.encode(bytes: text)
-            encodeTimes.append(seconds(ContinuousClock.now - start))
+            encodeTimes.append((ContinuousClock.now - start).seconds)
         }
         var decodeTimes: [Double] = []
         for _ in 0..<iterations {
             let start = ContinuousClock.now
             let decoded = try tokenizer.decodeBytes(ids)
-            decodeTimes.append(seconds(ContinuousClock.now - start))
+            decodeTimes.append((ContinuousClock.now - start).seconds)
             guard decoded.count == text.count else {
                 throw CommandLineError("decoding did not reproduce the text")
             }
@@ -125,9 +126,7 @@ struct BenchTokenizer: ParsableCommand {
     }
 }
 
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-}
+
 
 private func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()

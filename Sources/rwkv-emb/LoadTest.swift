@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import RWKVCheckpoint
 import RWKVTokenizer
+import RWKVSupport
 
 /// `rwkv-emb loadtest`: N concurrent clients against a running server for T seconds (loopback
 /// only); prints requests/s, tokens/s, latency percentiles and errors by status. With `--model`
@@ -199,7 +200,7 @@ struct LoadTest: AsyncParsableCommand {
                             let code = Int(response.status.code)
                             out.statuses[code, default: 0] += 1
                             if code == 200 {
-                                out.latencies.append(Self.seconds(clock.now - t0))
+                                out.latencies.append((clock.now - t0).seconds)
                                 out.tokens += tokenCounts[index]
                             } else if (code == 429 || code == 503) && backoff > .zero {
                                 try? await Task.sleep(for: backoff)
@@ -217,14 +218,9 @@ struct LoadTest: AsyncParsableCommand {
             for await part in group { all.merge(part) }
             return all
         }
-        outcome.elapsed = Self.seconds(clock.now - start)
+        outcome.elapsed = (clock.now - start).seconds
         try await client.shutdown()
         return outcome
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 
     /// Deterministic texts of the given size drawn from the benchmark text.
@@ -289,7 +285,7 @@ final class EngineBench: @unchecked Sendable {
             tokens += texts.reduce(0) { $0 + $1.count }
             passes += 1
         } while clock.now - start < limit && passes < 100_000
-        return (tokens, LoadTest.seconds(clock.now - start))
+        return (tokens, (clock.now - start).seconds)
     }
 }
 

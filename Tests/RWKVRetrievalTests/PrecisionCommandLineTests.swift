@@ -6,21 +6,8 @@ import RWKVTestSupport
 @Suite(.serialized) struct PrecisionCommandLineTests {
     static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
 
-    /// Runs the CLI with extra environment variables.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-        guard let exe = cliExecutable() else { throw CLIMissing() }
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try runCLI(arguments, environment: environment)
     }
 
     static func embeddings(_ r: ProcessResult) throws -> [[Double]] {

@@ -15,22 +15,6 @@ enum Models {
     private static let cache = Memo<RetrievalModels>()
 }
 
-/// A fresh temporary directory, removed when the value is released.
-final class TemporaryDirectory {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-retrieval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func path(_ name: String) -> URL { url.appendingPathComponent(name) }
-    func write(_ name: String, _ text: String) throws {
-        let u = path(name)
-        try FileManager.default.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: u)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
-
 /// Short, varied documents.
 let sampleTexts = [
     "The cat sat on the mat and watched the birds outside.",
@@ -51,56 +35,4 @@ let sampleQueries = ["What is the capital of France?", "largest planet", "How do
 
 func sampleDocuments(_ n: Int = sampleTexts.count) -> [Document] {
     (0..<n).map { Document(id: "doc\($0)", text: sampleTexts[$0 % sampleTexts.count] + ($0 >= sampleTexts.count ? " (\($0))" : "")) }
-}
-
-func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count)
-    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}
-
-/// The package root (from this file's path).
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-/// The `rwkv-emb` executable built next to the tests (`swift build --build-tests` builds it).
-func cliExecutable() -> URL? {
-    let candidates = [
-        Bundle.main.bundleURL.appendingPathComponent("rwkv-emb"),
-        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("rwkv-emb"),
-        packageRoot.appendingPathComponent(".build/debug/rwkv-emb"),
-    ]
-    #if DEBUG
-    let all = candidates
-    #else
-    let all = candidates + [packageRoot.appendingPathComponent(".build/release/rwkv-emb")]
-    #endif
-    return all.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-}
-
-struct ProcessResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs the CLI to completion.
-func runCLI(_ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
-    guard let exe = cliExecutable() else { throw CLIMissing() }
-    let p = Process()
-    p.executableURL = exe
-    p.arguments = arguments
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = input
-    try p.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-struct CLIMissing: Error, CustomStringConvertible {
-    var description: String { "rwkv-emb not found next to the tests; run `swift build --build-tests` first" }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import RWKVServer
 import XCTest
+import RWKVTestSupport
 
 /// Dynamic batching, overload and graceful shutdown.
 final class LoadBehaviourTests: XCTestCase {

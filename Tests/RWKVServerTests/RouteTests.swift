@@ -2,6 +2,7 @@ import EmbeddingRWKV
 import Foundation
 import RWKVServer
 import XCTest
+import RWKVTestSupport
 
 /// Every route against a real server on loopback, compared with the engine's own results.
 final class RouteTests: XCTestCase {

@@ -5,15 +5,7 @@ import XCTest
 /// `rwkv-emb serve` as a child process: SIGTERM during an in-flight request lets it complete,
 /// and the process exits 0.
 final class ServeProcessTests: XCTestCase {
-    /// The built `rwkv-emb` next to this test bundle (`swift build --build-tests` builds it).
-    static var executable: URL? {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        var candidates = [Bundle.main.bundleURL.appendingPathComponent("rwkv-emb"),
-                          Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("rwkv-emb")]
-        for bundle in Bundle.allBundles { candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("rwkv-emb")) }
-        candidates.append(root.appendingPathComponent(".build/debug/rwkv-emb"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    static var executable: URL? { cliExecutable() }
 
     func testSIGTERMFinishesInFlightRequestAndExitsZero() async throws {
         guard let executable = Self.executable else { throw XCTSkip("rwkv-emb is not built") }

@@ -104,11 +104,6 @@ func engineEmbedding(_ text: String, task: EmbeddingTask = .retrieval, inputProt
     return try served.model.embed([tokens], task: task, normalize: normalize)[0]
 }
 
-func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
-    guard a.count == b.count else { return .infinity }
-    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}
-
 func floats(_ any: Any?) -> [Float]? {
     (any as? [Any])?.compactMap { ($0 as? NSNumber)?.floatValue }
 }
