@@ -20,8 +20,8 @@ enum ModelLocator {
     static func resolver(environment: HubEnvironment = .current) -> ModelResolver {
         ModelResolver(environment: environment,
                       currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true),
-                      executable: FallbackModel.currentExecutable,
-                      progress: ProgressReporter().handler,
+                      fallbackCandidates: FallbackSearch.candidates(),
+                      progress: ProgressReporter.standardError().handler,
                       notice: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
     }
 

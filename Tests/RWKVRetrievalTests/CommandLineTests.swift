@@ -59,7 +59,7 @@ import Glibc
         let dir = try TemporaryDirectory()
         let col = dir.path("col").path
         var r = try runCLI(["search", "--collection", dir.path("nothing").path, "q"])
-        #expect(r.status != 0 && r.stderr.contains("is not a collection"))
+        #expect(r.status != 0 && r.stderr.contains("is not a collection") && r.stderr.contains("create one with `rwkv-emb index --collection"), "\(r.stderr)")
         try dir.write("bad.jsonl", #"{"text": "ok"}"# + "\n" + #"{"txt": "typo"}"# + "\n")
         r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, dir.path("bad.jsonl").path])
         #expect(r.status != 0 && r.stderr.contains("bad.jsonl:2: missing or non-string \"text\""), "\(r.stderr)")
