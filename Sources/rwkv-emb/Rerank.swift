@@ -1,8 +1,7 @@
 import ArgumentParser
 import EmbeddingRWKV
 import Foundation
-import RWKVCheckpoint
-import RWKVTokenizer
+import RWKVRetrieval
 
 /// `rwkv-emb rerank`: scores documents for a query with the state-based reranker, as JSON.
 struct Rerank: ParsableCommand {
@@ -38,9 +37,8 @@ struct Rerank: ParsableCommand {
     func run() throws {
         let docs = try readTexts(documents)
         let files = try ModelLocator.pairNow(model: modelOptions.model, reranker: reranker)
-        let model = try modelOptions.loadModel(from: files.embedding)
-        let weights = try RerankerWeights.load(contentsOf: files.reranker, pairedWith: model.architecture)
-        let pipeline = try StateReranker(model: model, network: try RerankerNetwork(weights, precision: model.precision), tokenizer: try WorldTokenizer())
+        let pipeline = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
+                                                precision: modelOptions.resolvedPrecision).reranker
         let scores: [RerankScore]
         if offline {
             let states = try pipeline.documentStates(for: docs)
