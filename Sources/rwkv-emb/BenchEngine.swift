@@ -8,7 +8,7 @@ import RWKVSupport
 
 /// `rwkv-emb bench engine` (the default bench): prefill throughput, query latency, offline reranking,
 /// achieved GFLOP/s against OpenBLAS's own large-sgemm rate measured in the same run, peak memory.
-struct BenchEngine: ParsableCommand {
+struct BenchEngine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
         abstract: "Measure the engine: prefill tokens/s, query latency, offline rerank, GFLOP/s vs the sgemm roofline.",
@@ -52,10 +52,8 @@ struct BenchEngine: ParsableCommand {
 
     static let prefillShapes = [(1, 512), (8, 512), (32, 128)]
 
-    func run() throws {
-        #if DEBUG
-        print("note: this is a debug build; use `swift build -c release` for representative figures")
-        #endif
+    func run() async throws {
+        RetrievalBench.debugNote()
         let kernels = MatrixKernels.current
         print("cpu:        \(cpuModelName()), \(KernelThreads.coreCount) cores; \(kernels)")
         print("kernels:    fp32 OpenBLAS sgemm; bf16 weights widened to fp32 per 128-channel panel + sgemm"
@@ -81,20 +79,16 @@ struct BenchEngine: ParsableCommand {
             do {
                 let weights: EmbeddingModelWeights
                 if let model {
-                    weights = try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: model))
+                    weights = try EmbeddingModelWeights.load(contentsOf: await ModelLocator.embedding(model: model))
                 } else {
                     weights = EmbeddingModelWeights.random(architecture: shape.architecture, seed: 1)
                 }
                 architecture = weights.architecture
                 let rerankerWeights: RerankerWeights
                 if let reranker {
-                    rerankerWeights = try RerankerWeights.load(contentsOf: ModelLocator.rerankerNow(reranker), pairedWith: architecture)
+                    rerankerWeights = try RerankerWeights.load(contentsOf: await ModelLocator.reranker(reranker), pairedWith: architecture)
                 } else {
-                    let l = architecture.layerCount
-                    let indices = Array(Set([l / 4 - 1, l / 2 - 1, 3 * l / 4 - 1, l - 1].map { max(0, $0) })).sorted()
-                    var ra = architecture
-                    ra.layerCount = indices.count
-                    rerankerWeights = RerankerWeights.random(architecture: ra, layerIndices: indices, seed: 2)
+                    rerankerWeights = RetrievalBench.randomReranker(pairedWith: architecture)
                 }
                 engine = RWKVModel(consume weights, precision: precision)
                 network = try RerankerNetwork(consume rerankerWeights, precision: precision)

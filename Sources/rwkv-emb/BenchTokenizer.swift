@@ -4,7 +4,7 @@ import RWKVTokenizer
 import RWKVSupport
 
 /// `rwkv-emb bench tokenizer`: vocabulary load time and single-threaded encode/decode throughput.
-struct BenchTokenizer: ParsableCommand {
+struct BenchTokenizer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
         abstract: "Measure vocabulary load time and single-threaded tokenizer throughput.",
@@ -38,10 +38,8 @@ struct BenchTokenizer: ParsableCommand {
         guard megabytes > 0, megabytes <= 1024 else { throw ValidationError("--megabytes must be in (0, 1024]") }
     }
 
-    func run() throws {
-        #if DEBUG
-        print("note: this is a debug build; use `swift build -c release` for representative figures")
-        #endif
+    func run() async throws {
+        RetrievalBench.debugNote()
         let vocabularyURL: URL
         if let path = options.vocabulary {
             vocabularyURL = URL(fileURLWithPath: path)

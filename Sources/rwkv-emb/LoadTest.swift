@@ -88,9 +88,10 @@ struct LoadTest: AsyncParsableCommand {
         // The engine alone and the server take turns (`--rounds`), so that both see the same machine load.
         var engine: EngineBench?
         if model != nil || randomShape != nil {
-            let (model, randomShape, concurrency) = (model, randomShape, concurrency)
+            let checkpoint: URL? = if let model { try await ModelLocator.embedding(model: model) } else { nil }
+            let (randomShape, concurrency) = (randomShape, concurrency)
             engine = try await onDedicatedThread {
-                try EngineBench(model: model, randomShape: randomShape, pool: pool, tokenizer: tokenizer, batch: concurrency,
+                try EngineBench(checkpoint: checkpoint, randomShape: randomShape, pool: pool, tokenizer: tokenizer, batch: concurrency,
                                 precision: PrecisionChoice.resolve(precision))
             }
         }
@@ -254,10 +255,10 @@ final class EngineBench: @unchecked Sendable {
     let batch: Int
     private var offset = 0
 
-    init(model path: String?, randomShape: ReleasedShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int,
+    init(checkpoint: URL?, randomShape: ReleasedShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int,
          precision: WeightPrecision) throws {
-        let weights = if let path {
-            try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: path))
+        let weights = if let checkpoint {
+            try EmbeddingModelWeights.load(contentsOf: checkpoint)
         } else {
             EmbeddingModelWeights.random(architecture: (randomShape ?? .tiny).architecture, seed: 1)
         }

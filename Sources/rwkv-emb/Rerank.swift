@@ -4,7 +4,7 @@ import Foundation
 import RWKVRetrieval
 
 /// `rwkv-emb rerank`: scores documents for a query with the state-based reranker, as JSON.
-struct Rerank: ParsableCommand {
+struct Rerank: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score documents (arguments, or JSONL {\"text\": ...} lines on stdin) for a query.")
 
@@ -34,9 +34,9 @@ struct Rerank: ParsableCommand {
         let results: [Result]
     }
 
-    func run() throws {
+    func run() async throws {
         let docs = try readTexts(documents)
-        let files = try ModelLocator.pairNow(model: modelOptions.model, reranker: reranker)
+        let files = try await ModelLocator.pair(model: modelOptions.model, reranker: reranker)
         let pipeline = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
                                                 precision: modelOptions.resolvedPrecision).reranker
         let scores: [RerankScore]
