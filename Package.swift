@@ -115,8 +115,9 @@ let package = Package(
         .testTarget(name: "RWKVCheckpointTests", dependencies: ["RWKVCheckpoint", "RWKVTestSupport"]),
         .testTarget(
             name: "EmbeddingRWKVTests",
-            dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]
+            dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels", "RWKVTestSupport"]
         ),
+        .testTarget(name: "RWKVKernelsTests", dependencies: ["RWKVKernels"]),
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: [
@@ -136,6 +137,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
+        ),
+        // The `rwkv-emb` commands as child processes (`swift build --build-tests` builds the executable).
+        .testTarget(
+            name: "RWKVCommandLineTests",
+            dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVTestSupport"]
         ),
         .testTarget(
             name: "RWKVServerTests",

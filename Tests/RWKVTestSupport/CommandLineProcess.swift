@@ -27,14 +27,32 @@ public struct CLIMissing: Error, CustomStringConvertible {
     public var description: String { "rwkv-emb not found next to the tests; run `swift build --build-tests` first" }
 }
 
-/// Runs the CLI to completion (`environment` is added to this process's; `stdin` is written then closed).
+/// Runs the CLI to completion (`environment` is added to this process's, or `replacingEnvironment` is the
+/// whole environment; `stdin` is written then closed). The waiting happens on a Dispatch thread, not on
+/// the Swift concurrency pool (as many threads as cores), so that tests running alongside keep theirs.
 public func runCLI(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-                   currentDirectory: URL? = nil) throws -> ProcessResult {
+                   replacingEnvironment: [String: String]? = nil, currentDirectory: URL? = nil) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result {
+                try runCLIBlocking(arguments, stdin: stdin, environment: environment,
+                                   replacingEnvironment: replacingEnvironment, currentDirectory: currentDirectory)
+            })
+        }
+    }
+}
+
+private func runCLIBlocking(_ arguments: [String], stdin: String?, environment: [String: String],
+                            replacingEnvironment: [String: String]?, currentDirectory: URL?) throws -> ProcessResult {
     guard let exe = cliExecutable() else { throw CLIMissing() }
     let p = Process()
     p.executableURL = exe
     p.arguments = arguments
-    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    if let replacingEnvironment {
+        p.environment = replacingEnvironment.merging(environment) { $1 }
+    } else if !environment.isEmpty {
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     if let currentDirectory { p.currentDirectoryURL = currentDirectory }
     let out = Pipe(), err = Pipe(), input = Pipe()
     p.standardOutput = out
