@@ -58,21 +58,7 @@ final class EmbeddingService: Sendable {
     func embed(_ inputs: EmbeddingInputs, options: EmbedOptions, field: String, timings: RequestTimings) async throws(APIError) -> Embeddings {
         var timings = timings
         let method = inputs.isSingle ? "single" : "batch"
-        metrics.countRequest(method: method)
-        try preparer.checkBatch(count: inputs.count, field: field)
-        let tokenStart = ContinuousClock.now
-        var sequences: [[Int]] = []
-        switch inputs {
-        case let .texts(texts, _):
-            for text in texts {
-                sequences.append(try preparer.embeddingInput(text: text, options: options, field: field))
-                timings.characters += text.count
-            }
-        case let .tokens(lists, _):
-            for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
-        }
-        try preparer.checkBatchTokens(sequences, field: field)
-        let tokens = recordTokenization(of: sequences, since: tokenStart, into: &timings)
+        let (sequences, tokens) = try prepare(inputs, options: options, field: field, countCharacters: true, timings: &timings)
 
         var raw: [[Float]] = []
         raw.reserveCapacity(sequences.count)
@@ -86,6 +72,28 @@ final class EmbeddingService: Sendable {
         metrics.countSuccess(method: method)
         let vectors = options.normalize ? raw.map { l2Normalized($0) } : raw
         return Embeddings(vectors: vectors, promptTokens: tokens, timings: timings)
+    }
+
+    /// The shared start of `embed` and `embedAll`: counts the request, checks the batch size, turns every
+    /// input (texts or token ids) into a model input and checks the request's tokens; the tokenization
+    /// time (and, with `countCharacters`, the characters) go into `timings`.
+    private func prepare(_ inputs: EmbeddingInputs, options: EmbedOptions, field: String, countCharacters: Bool,
+                         timings: inout RequestTimings) throws(APIError) -> (sequences: [[Int]], tokens: Int) {
+        metrics.countRequest(method: inputs.isSingle ? "single" : "batch")
+        try preparer.checkBatch(count: inputs.count, field: field)
+        let tokenStart = ContinuousClock.now
+        var sequences: [[Int]] = []
+        switch inputs {
+        case let .texts(texts, _):
+            for text in texts {
+                sequences.append(try preparer.embeddingInput(text: text, options: options, field: field))
+                if countCharacters { timings.characters += text.count }
+            }
+        case let .tokens(lists, _):
+            for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
+        }
+        try preparer.checkBatchTokens(sequences, field: field)
+        return (sequences, recordTokenization(of: sequences, since: tokenStart, into: &timings))
     }
 
     /// Splits a client batch into engine batches of at most `maxBatchTokens` tokens (a longer single
@@ -114,18 +122,7 @@ final class EmbeddingService: Sendable {
                   timings: RequestTimings) async throws(APIError) -> (tokens: [[[Float]]], timings: RequestTimings) {
         var timings = timings
         let method = inputs.isSingle ? "single" : "batch"
-        metrics.countRequest(method: method)
-        try preparer.checkBatch(count: inputs.count, field: field)
-        let tokenStart = ContinuousClock.now
-        var sequences: [[Int]] = []
-        switch inputs {
-        case let .texts(texts, _):
-            for text in texts { sequences.append(try preparer.embeddingInput(text: text, options: options, field: field)) }
-        case let .tokens(lists, _):
-            for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
-        }
-        try preparer.checkBatchTokens(sequences, field: field)
-        _ = recordTokenization(of: sequences, since: tokenStart, into: &timings)
+        let sequences = try prepare(inputs, options: options, field: field, countCharacters: false, timings: &timings).sequences
         let model = served.model
         let task = options.task
         var result: [[[Float]]] = []

@@ -9,7 +9,7 @@ import RWKVSupport
 /// embedding matrix, as a collection runs it) against the memory bandwidth of a plain copy; then a whole
 /// collection of `--passages` passages (synthetic embeddings written straight into its segments, texts of
 /// random words for BM25): dense, lexical and hybrid search, and filters matching 100% / 10% / 1%.
-struct BenchSearch: ParsableCommand {
+struct BenchSearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Retrieval-stage latency at 10k and 100k documents vs memory-copy bandwidth.")
@@ -29,7 +29,7 @@ struct BenchSearch: ParsableCommand {
     @Option(help: "Passages of the collection run (0: skip it).")
     var passages: Int = 100_000
 
-    func run() throws {
+    func run() async throws {
         RetrievalBench.debugNote()
         let sizes = documents.split(separator: ",").compactMap { Int($0) }
         let dir = try RetrievalBench.temporaryDirectory()
