@@ -4,6 +4,7 @@ import RWKVServer
 import Testing
 
 /// Collection routes against a real server, with collections in a temporary folder.
+extension SerialServerSuites {
 @Suite(.serialized) final class CollectionRouteTests: Sendable {
     let root: URL
 
@@ -129,4 +130,5 @@ import Testing
         let create = try await second.post("/collections", json: ["name": "new"])
         #expect(create.status.code / 100 == 4, "no --collections-dir: creation is refused")
     }
+}
 }

@@ -3,6 +3,7 @@ import RWKVServer
 import Testing
 
 /// Bad input gets a clear 4xx with the family's error body — never a 500 or a crash.
+extension SerialServerSuites {
 @Suite(.serialized) struct ErrorTests {
     @Test func teiValidationErrors() async throws {
         let server = try await TestServer.start { config in
@@ -101,4 +102,5 @@ import Testing
         let ok = try await server.post("/embed", json: ["inputs": "x"], headers: [("authorization", "Bearer s3cret")])
         #expect(ok.status == .ok, "\(ok.text)")
     }
+}
 }

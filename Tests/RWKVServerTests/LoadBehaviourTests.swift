@@ -4,6 +4,7 @@ import Testing
 import RWKVTestSupport
 
 /// Dynamic batching, overload and graceful shutdown.
+extension SerialServerSuites {
 @Suite(.serialized) struct LoadBehaviourTests {
     /// Many parallel requests coalesce into shared forward passes and give the single-call vectors.
     @Test func concurrentRequestsCoalesceAndMatchSingleCalls() async throws {
@@ -72,4 +73,5 @@ import RWKVTestSupport
         #expect(reply.status == .ok, "\(reply.text)")
         #expect(((try reply.json() as? [[Any]])?.count) == 1)
     }
+}
 }

@@ -6,6 +6,7 @@ import RWKVTestSupport
 import Testing
 
 /// `/info` reports the weight precision the engine computes in as `model_dtype`.
+extension SerialServerSuites {
 @Suite(.serialized) struct PrecisionInfoTests {
     @Test func infoReportsTheModelPrecision() async throws {
         let weights = try EmbeddingModelWeights.load(contentsOf: Fixtures.embeddingCheckpoint("tiny-bf16"))
@@ -16,4 +17,5 @@ import Testing
         try await server.stop()
         #expect((info["model_dtype"] as? String) == "bfloat16")
     }
+}
 }

@@ -5,6 +5,7 @@ import Testing
 import RWKVTestSupport
 
 /// Every route against a real server on loopback, compared with the engine's own results.
+extension SerialServerSuites {
 @Suite(.serialized) struct RouteTests {
     @Test func teiEmbedMatchesEngine() async throws {
         let server = try await TestServer.start()
@@ -195,4 +196,5 @@ import RWKVTestSupport
         }
         #expect((metricValue(metrics.text, #"te_request_success{method="single"}"#)) == 1)
     }
+}
 }

@@ -4,6 +4,7 @@ import Testing
 
 /// `rwkv-emb serve` as a child process: SIGTERM during an in-flight request lets it complete,
 /// and the process exits 0.
+extension SerialServerSuites {
 @Suite(.serialized) struct ServeProcessTests {
     static var executable: URL? { cliExecutable() }
 
@@ -85,4 +86,5 @@ import Testing
         guard !process.isRunning else { throw CocoaError(.executableLoad) }
         return process.terminationStatus
     }
+}
 }
