@@ -36,15 +36,17 @@ let package = Package(
             name: "RWKVTokenizer",
             resources: [.copy("Resources/rwkv_vocab_v20230424.txt"), .copy("Resources/LICENSE-vocab.txt")]
         ),
+        // Package-internal helpers with one owner each (fp16/bf16 conversion, durations, vectors, POSIX files).
+        .target(name: "RWKVSupport"),
         // PyTorch .pth (zip + whitelisted pickle) and safetensors; typed, validated model weights.
-        .target(name: "RWKVCheckpoint"),
+        .target(name: "RWKVCheckpoint", dependencies: ["RWKVSupport"]),
         // BLAS: OpenBLAS on Linux (Accelerate is used directly on Apple platforms).
         .systemLibrary(
             name: "CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // The WKV recurrence in C (AVX2+FMA build picked at run time on x86-64).
+        // In C: the WKV recurrence (AVX-512F / AVX2+FMA builds), CRC-32C and the int8 GEMM loader, picked at run time.
         .target(name: "RWKVKernelsC"),
         // Compute kernels: sgemm wrapper, WKV recurrence, norms, fused element-wise passes.
         .target(
@@ -57,7 +59,7 @@ let package = Package(
         // The model: RWKV-7 forward, states, embeddings, state-based reranker.
         .target(
             name: "EmbeddingRWKV",
-            dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels"]
+            dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels", "RWKVSupport"]
         ),
         // Model names -> checkpoint files: the Hugging Face cache layout, resolution, verified resumable download.
         .target(
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "RWKVRetrieval",
             dependencies: [
-                "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "CHNSW",
+                "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "CHNSW", "RWKVSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -84,7 +86,7 @@ let package = Package(
         .target(
             name: "RWKVServer",
             dependencies: [
-                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval",
+                "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -102,7 +104,7 @@ let package = Package(
             name: "rwkv-emb",
             dependencies: [
                 "RWKVTokenizer", "RWKVCheckpoint", "EmbeddingRWKV", "RWKVRetrieval", "RWKVKernels", "RWKVHub", "RWKVServer",
-                "RWKVEvaluation",
+                "RWKVEvaluation", "RWKVSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -112,11 +114,13 @@ let package = Package(
         // Locates and decodes the reference fixtures in Tests/Fixtures (shared by the test targets).
         .target(name: "RWKVTestSupport", path: "Tests/RWKVTestSupport"),
         .testTarget(name: "RWKVTokenizerTests", dependencies: ["RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]),
+        .testTarget(name: "RWKVSupportTests", dependencies: ["RWKVSupport"]),
         .testTarget(name: "RWKVCheckpointTests", dependencies: ["RWKVCheckpoint", "RWKVTestSupport"]),
         .testTarget(
             name: "EmbeddingRWKVTests",
-            dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVTestSupport"]
+            dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels", "RWKVTestSupport"]
         ),
+        .testTarget(name: "RWKVKernelsTests", dependencies: ["RWKVKernels"]),
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: [
@@ -136,6 +140,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
+        ),
+        // The `rwkv-emb` commands as child processes (`swift build --build-tests` builds the executable).
+        .testTarget(
+            name: "RWKVCommandLineTests",
+            dependencies: ["RWKVRetrieval", "EmbeddingRWKV", "RWKVTestSupport"]
         ),
         .testTarget(
             name: "RWKVServerTests",

@@ -8,11 +8,8 @@ public enum RWKVError: Error, Equatable, Sendable, CustomStringConvertible {
     case outputsNeedFullDepth(stateLayers: Int, modelLayers: Int)
     /// An embedding was asked for a sequence without any EOS token (nothing to pool).
     case noEOS(sequence: Int)
-    /// Serialised state bytes that cannot be read.
-    case invalidStateData(String)
     /// The reranker's layer indices or width do not fit the embedding model.
     case incompatibleReranker(String)
-    case emptyInput(String)
 
     public var description: String {
         switch self {
@@ -20,9 +17,7 @@ public enum RWKVError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .stateMismatch(s): "state mismatch: \(s)"
         case let .outputsNeedFullDepth(s, m): "outputs need all \(m) layers, the state has \(s)"
         case let .noEOS(i): "sequence \(i) has no EOS token to pool"
-        case let .invalidStateData(s): "invalid state data: \(s)"
         case let .incompatibleReranker(s): "incompatible reranker: \(s)"
-        case let .emptyInput(s): "empty input: \(s)"
         }
     }
 }

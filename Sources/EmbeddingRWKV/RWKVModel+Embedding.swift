@@ -1,4 +1,5 @@
 import RWKVKernels
+import RWKVSupport
 
 extension RWKVModel {
     /// Embeddings of token sequences (each should contain EOS tokens): the mean of the ln_out outputs at
@@ -33,12 +34,8 @@ extension RWKVModel {
         let c = width
         let flat = head.apply(pooled.flatMap { $0 }, rows: pooled.count, width: c)
         return (0..<pooled.count).map { i in
-            var v = Array(flat[i * c..<(i + 1) * c])
-            if normalize {
-                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                if norm > 0 { v = v.map { $0 / norm } }
-            }
-            return v
+            let v = Array(flat[i * c..<(i + 1) * c])
+            return normalize ? l2Normalized(v) : v
         }
     }
 }

@@ -17,8 +17,9 @@ public enum DownloadEvent: Sendable, Equatable {
 /// Receives download events (called from the downloading task; keep it quick).
 public typealias DownloadProgressHandler = @Sendable (DownloadEvent) -> Void
 
-/// Draws download events on standard error: a redrawn bar (bytes, rate, ETA) on a terminal,
-/// plain lines at every 10% otherwise (logs, pipes, CI).
+/// Turns download events into text for a person: a redrawn bar (bytes, rate, ETA) when `interactive`
+/// (a terminal), plain lines at every 10% otherwise (logs, pipes, CI). The caller decides where the
+/// text goes and whether it is a terminal (the CLI: standard error).
 public final class ProgressReporter: @unchecked Sendable {
     private let lock = NSLock()
     private let interactive: Bool
@@ -32,13 +33,13 @@ public final class ProgressReporter: @unchecked Sendable {
     private let width = 30
 
     /// - Parameters:
-    ///   - interactive: draw a bar redrawn in place (default: standard error is a terminal).
-    ///   - write: where the text goes (default: standard error).
-    public init(interactive: Bool? = nil,
-                write: (@Sendable (String) -> Void)? = nil,
+    ///   - interactive: draw a bar redrawn in place (for a terminal).
+    ///   - write: where the text goes.
+    public init(interactive: Bool,
+                write: @escaping @Sendable (String) -> Void,
                 clock: (@Sendable () -> Double)? = nil) {
-        self.interactive = interactive ?? (isatty(STDERR_FILENO) != 0)
-        self.write = write ?? { text in FileHandle.standardError.write(Data(text.utf8)) }
+        self.interactive = interactive
+        self.write = write
         self.clock = clock ?? { Date().timeIntervalSinceReferenceDate }
     }
 

@@ -69,7 +69,7 @@ extension HubError: CustomStringConvertible, LocalizedError {
             return "Several \(role.rawValue) checkpoints in \(directory): \(candidates.joined(separator: ", ")). "
                 + "Give the file itself."
         case let .noPairedReranker(model):
-            return "No reranker is known to go with '\(model)'; give one with --reranker."
+            return "No reranker is known to go with '\(model)'; name one explicitly."
         case let .notCached(repo, file, revision, cache, offline):
             let head = "\(file) of \(repo)@\(revision) is not in the local cache (\(cache))"
             return offline

@@ -41,7 +41,8 @@ public struct ResolvedModelPair: Sendable, Equatable {
 public struct ModelResolver: Sendable {
     public var environment: HubEnvironment
     public var currentDirectory: URL?
-    public var executable: URL?
+    /// Folders that may hold the fallback model (after `environment.fallbackDirectory`).
+    public var fallbackCandidates: [URL]
     public var allowDownload: Bool
     public var downloadConfiguration: DownloadConfiguration
     public var progress: DownloadProgressHandler?
@@ -50,14 +51,14 @@ public struct ModelResolver: Sendable {
 
     public init(environment: HubEnvironment,
                 currentDirectory: URL? = nil,
-                executable: URL? = nil,
+                fallbackCandidates: [URL] = [],
                 allowDownload: Bool = true,
                 downloadConfiguration: DownloadConfiguration = DownloadConfiguration(),
                 progress: DownloadProgressHandler? = nil,
                 notice: @escaping @Sendable (String) -> Void = { _ in }) {
         self.environment = environment
         self.currentDirectory = currentDirectory
-        self.executable = executable
+        self.fallbackCandidates = fallbackCandidates
         self.allowDownload = allowDownload
         self.downloadConfiguration = downloadConfiguration
         self.progress = progress
@@ -115,8 +116,7 @@ public struct ModelResolver: Sendable {
                 let known = KnownModels.named(KnownModels.defaultName)!
                 return try await resolvePair(.known(known), reranker: reranker, needsReranker: needsReranker)
             } catch {
-                guard let fallback = FallbackModel.locate(environment: environment, currentDirectory: currentDirectory,
-                                                          executable: executable) else { throw error }
+                guard let fallback = FallbackModel.locate(environment: environment, candidates: fallbackCandidates) else { throw error }
                 notice(Self.fallbackNotice(reason: error, directory: fallback))
                 let embedding = ResolvedCheckpoint(url: fallback.appendingPathComponent(FallbackModel.embeddingFile),
                                                    role: .embedding, source: .fallback(fallback))

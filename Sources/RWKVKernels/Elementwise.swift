@@ -15,16 +15,16 @@ func mapInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, _ f: (Vec16) -> Ve
     }
 }
 
-public func applyTanh(_ p: UnsafeMutablePointer<Float>, count: Int) {
+package func applyTanh(_ p: UnsafeMutablePointer<Float>, count: Int) {
     mapInPlace(p, count: count, vtanh)
 }
 
-public func applySigmoid(_ p: UnsafeMutablePointer<Float>, count: Int) {
+package func applySigmoid(_ p: UnsafeMutablePointer<Float>, count: Int) {
     mapInPlace(p, count: count, vsigmoid)
 }
 
 /// relu(x)^2, the channel-mix activation.
-public func applyReluSquare(_ p: UnsafeMutablePointer<Float>, count: Int) {
+package func applyReluSquare(_ p: UnsafeMutablePointer<Float>, count: Int) {
     mapInPlace(p, count: count) { x in
         let r = x.replacing(with: 0, where: x .< 0)
         return r * r

@@ -1,6 +1,6 @@
 /// LayerNorm over rows of width `width` (a multiple of 16): out = (x - mean) / sqrt(var + eps) * weight + bias.
 /// `out` may equal `x`.
-public func layerNorm(
+package func layerNorm(
     rows: Int, width: Int,
     x: UnsafePointer<Float>, ldx: Int,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
@@ -12,7 +12,7 @@ public func layerNorm(
 }
 
 @inline(__always)
-public func layerNormRow(
+package func layerNormRow(
     width: Int, x: UnsafePointer<Float>,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
     out: UnsafeMutablePointer<Float>
@@ -28,7 +28,7 @@ public func layerNormRow(
 
 /// Mean and 1 / sqrt(variance + eps) of `width` floats (two passes, like PyTorch, for accuracy).
 @inline(__always)
-public func meanAndInverseDeviation(width: Int, x: UnsafePointer<Float>, eps: Float) -> (Float, Float) {
+package func meanAndInverseDeviation(width: Int, x: UnsafePointer<Float>, eps: Float) -> (Float, Float) {
     var s0 = Vec16(), s1 = Vec16()
     var c = 0
     while c + 32 <= width {

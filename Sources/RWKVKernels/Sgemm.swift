@@ -8,7 +8,7 @@ import RWKVKernelsC
 /// C[m, n] = alpha * A[m, k] * op(B) + beta * C, row-major fp32.
 /// `bTransposed`: B is stored [n, k] (PyTorch's nn.Linear layout) instead of [k, n].
 @inline(__always)
-public func sgemm(
+package func sgemm(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
@@ -39,7 +39,7 @@ public func rowInvariantSgemm(
 /// sgemm split over `KernelThreads` workers (rows of C when there are many, else columns), each part
 /// run by single-threaded BLAS. Used with OpenBLAS threads set to 1, so that no BLAS thread spins
 /// between GEMMs while the engine's own workers run the recurrence and element-wise passes.
-public func parallelSgemm(
+package func parallelSgemm(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,

@@ -6,7 +6,7 @@ import CBLAS
 
 /// y[m] = alpha * A[m, n] x[n] + beta * y, A row-major fp32 (e.g. one query against a matrix of embeddings).
 @inline(__always)
-public func sgemv(
+package func sgemv(
     m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
     y: UnsafeMutablePointer<Float>, alpha: Float = 1, beta: Float = 0
 ) {

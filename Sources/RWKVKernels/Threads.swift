@@ -5,11 +5,11 @@ import Accelerate
 import CBLAS
 #endif
 
-/// Parallelism of the kernels: OpenBLAS threads for the GEMMs, Dispatch workers for the
-/// per-(sequence, head) recurrence. Both default to the number of active cores.
-public enum KernelThreads {
+/// Parallelism of the kernels: Dispatch workers (one per active core) for the GEMM shares, the
+/// per-(sequence, head) recurrence and the element-wise passes; OpenBLAS itself runs single-threaded.
+package enum KernelThreads {
     /// Cores the process may use.
-    public static let coreCount: Int = {
+    package static let coreCount: Int = {
         #if os(Linux)
         let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         #else
@@ -22,13 +22,13 @@ public enum KernelThreads {
     /// own threads spin (sched_yield) between calls and would take a core from the recurrence and the
     /// element-wise passes that run between GEMMs. Measured in one process, alternating: never slower,
     /// up to 1.2x faster at 8x512 on 2 cores. Set once, on first use (process-wide OpenBLAS setting).
-    public static func useSingleThreadedBLAS() { _ = blasConfigured }
+    package static func useSingleThreadedBLAS() { _ = blasConfigured }
     private static let blasConfigured: Void = { setBLASThreads(1) }()
 
     /// Whether the engine splits GEMMs over its workers: yes while OpenBLAS runs single-threaded (as set
     /// on first use). If other code raises OpenBLAS's thread count later (or with Accelerate, which
     /// threads itself), GEMMs are left whole to the BLAS instead of oversubscribing the cores.
-    public static var splitsGEMMs: Bool {
+    package static var splitsGEMMs: Bool {
         useSingleThreadedBLAS()
         return coreCount > 1 && blasThreads() == 1
     }
@@ -36,7 +36,7 @@ public enum KernelThreads {
     /// Runs `body(worker)` for worker in 0..<count on up to `count` threads and waits.
     /// A single worker runs inline (no dispatch overhead for tiny jobs).
     @inline(__always)
-    public static func parallel(_ count: Int, _ body: (Int) -> Void) {
+    package static func parallel(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 {
             body(0)
         } else {
@@ -50,7 +50,7 @@ public enum KernelThreads {
 
     /// Splits 0..<total into `parts` contiguous ranges of nearly equal size.
     @inline(__always)
-    public static func range(_ part: Int, of parts: Int, total: Int) -> Range<Int> {
+    package static func range(_ part: Int, of parts: Int, total: Int) -> Range<Int> {
         let lo = total * part / parts
         let hi = total * (part + 1) / parts
         return lo..<hi
@@ -63,14 +63,14 @@ private struct UncheckedBox<T>: @unchecked Sendable {
 }
 
 /// Sets the OpenBLAS thread count (no-op with Accelerate).
-public func setBLASThreads(_ n: Int) {
+package func setBLASThreads(_ n: Int) {
     #if !canImport(Accelerate)
     openblas_set_num_threads(Int32(n))
     #endif
 }
 
 /// The OpenBLAS thread count (the core count with Accelerate).
-public func blasThreads() -> Int {
+package func blasThreads() -> Int {
     #if canImport(Accelerate)
     return KernelThreads.coreCount
     #else

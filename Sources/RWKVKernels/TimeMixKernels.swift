@@ -4,7 +4,7 @@
 /// out_m = x + (previous - x) * mix_m for m in (r, w, k, v, a, g).
 /// `mix` holds the six [C] vectors back to back; `out` the six outputs with stride `ldOut` between them.
 @inline(__always)
-public func tokenShiftLerp6Row(
+package func tokenShiftLerp6Row(
     width: Int, x: UnsafePointer<Float>, previous: UnsafePointer<Float>,
     mix: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outputStride: Int
 ) {
@@ -21,7 +21,7 @@ public func tokenShiftLerp6Row(
 
 /// Token shift + one interpolation (the channel-mix input).
 @inline(__always)
-public func tokenShiftLerpRow(
+package func tokenShiftLerpRow(
     width: Int, x: UnsafePointer<Float>, previous: UnsafePointer<Float>,
     mix: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
 ) {
@@ -34,12 +34,12 @@ public func tokenShiftLerpRow(
 }
 
 /// The parameters of `timeMixPrepareRow` that do not change per token.
-public struct TimeMixVectors {
-    public var w0, a0, kK, kA: UnsafePointer<Float>
+package struct TimeMixVectors {
+    package var w0, a0, kK, kA: UnsafePointer<Float>
     /// nil on layer 0 (which stores its v as v_first instead of mixing it in).
-    public var v0: UnsafePointer<Float>?
+    package var v0: UnsafePointer<Float>?
 
-    public init(w0: UnsafePointer<Float>, a0: UnsafePointer<Float>, kK: UnsafePointer<Float>,
+    package init(w0: UnsafePointer<Float>, a0: UnsafePointer<Float>, kK: UnsafePointer<Float>,
                 kA: UnsafePointer<Float>, v0: UnsafePointer<Float>?) {
         self.w0 = w0; self.a0 = a0; self.kK = kK; self.kA = kA; self.v0 = v0
     }
@@ -55,7 +55,7 @@ public struct TimeMixVectors {
 /// - `k` -> k * (1 + (a - 1) * k_a),
 /// - layer 0: vFirst = v; later layers: v += (vFirst - v) * sigmoid(v0 + vGate).
 @inline(__always)
-public func timeMixPrepareRow(
+package func timeMixPrepareRow(
     width: Int, p: TimeMixVectors,
     k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
     w: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, kk: UnsafeMutablePointer<Float>,
@@ -100,7 +100,7 @@ public func timeMixPrepareRow(
 /// After the recurrence, per 64-channel head: GroupNorm (eps 64e-5) of y, plus the bonus
 /// (sum_j r_j k_j rK_j) v, times the gate g. Written to `out` (may equal `y`).
 @inline(__always)
-public func groupNormBonusGateRow(
+package func groupNormBonusGateRow(
     width: Int, y: UnsafePointer<Float>,
     r: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, g: UnsafePointer<Float>,
     rK: UnsafePointer<Float>, lnWeight: UnsafePointer<Float>, lnBias: UnsafePointer<Float>, eps: Float,

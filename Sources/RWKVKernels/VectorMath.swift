@@ -2,26 +2,26 @@
 // would cost about as much as the GEMMs (four per channel per token per layer), so these are
 // branch-free polynomial versions over SIMD16 lanes (Cephes expf: ~1 ulp on the reduced range).
 
-public typealias Vec16 = SIMD16<Float>
+package typealias Vec16 = SIMD16<Float>
 
 @inline(__always)
-public func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+package func load16(_ p: UnsafePointer<Float>) -> Vec16 {
     UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
 }
 
 @inline(__always)
-public func load16(_ p: UnsafeMutablePointer<Float>) -> Vec16 {
+package func load16(_ p: UnsafeMutablePointer<Float>) -> Vec16 {
     UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
 }
 
 @inline(__always)
-public func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
+package func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 
 /// e^x per lane. Inputs are clamped to [-87.3, 88.3] (exp of the ends is finite, no NaN from overflow).
 @inline(__always)
-public func vexp(_ input: Vec16) -> Vec16 {
+package func vexp(_ input: Vec16) -> Vec16 {
     // Compare + blend (the standard library's clamped/pointwiseMin go lane by lane for NaN rules).
     let low = Vec16(repeating: -87.3), high = Vec16(repeating: 88.3)
     var x = input.replacing(with: low, where: input .< low)
@@ -49,12 +49,12 @@ public func vexp(_ input: Vec16) -> Vec16 {
 
 /// 1 / (1 + e^-x).
 @inline(__always)
-public func vsigmoid(_ x: Vec16) -> Vec16 {
+package func vsigmoid(_ x: Vec16) -> Vec16 {
     Vec16(repeating: 1) / (Vec16(repeating: 1) + vexp(-x))
 }
 
 /// tanh x = 1 - 2 / (e^(2x) + 1) (exact to float rounding for all x; saturates cleanly).
 @inline(__always)
-public func vtanh(_ x: Vec16) -> Vec16 {
+package func vtanh(_ x: Vec16) -> Vec16 {
     Vec16(repeating: 1) - Vec16(repeating: 2) / (vexp(x + x) + Vec16(repeating: 1))
 }

@@ -14,7 +14,7 @@ import RWKVKernelsC
 ///
 /// Inputs are token rows with stride `ld` (pointers already offset to this head's 64 channels);
 /// `w` is the decay itself (in (0, 1)), `b` = kk * a (the in-context rate). `stateIn` may equal `stateOut` (in-place update).
-public func wkv7SIMD(
+package func wkv7SIMD(
     tokens: Int, ld: Int,
     r: UnsafePointer<Float>, w: UnsafePointer<Float>, k: UnsafePointer<Float>,
     v: UnsafePointer<Float>, kk: UnsafePointer<Float>, b: UnsafePointer<Float>,
@@ -60,10 +60,10 @@ public func wkv7SIMD(
     }
 }
 
-/// The recurrence as run by the engine: the C kernel (AVX2+FMA on x86-64 CPUs that have it). Same contract
+/// The recurrence as run by the engine: the C kernel (AVX-512F or AVX2+FMA build, picked at run time). Same contract
 /// as `wkv7SIMD`.
 @inline(__always)
-public func wkv7(
+package func wkv7(
     tokens: Int, ld: Int,
     r: UnsafePointer<Float>, w: UnsafePointer<Float>, k: UnsafePointer<Float>,
     v: UnsafePointer<Float>, kk: UnsafePointer<Float>, b: UnsafePointer<Float>,

@@ -2,6 +2,7 @@ import Foundation
 import EmbeddingRWKV
 import GRDB
 import RWKVKernels
+import RWKVSupport
 
 extension DocumentCollection {
     /// A document ready for the model: its passages' spans, texts and token ids.
@@ -160,8 +161,7 @@ extension DocumentCollection {
                     continue
                 }
                 seen.insert(doc.id)
-                let norm = max(1e-12, v.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
-                vectors.append(v.map { $0 / norm })
+                vectors.append(l2Normalized(v, minimumNorm: 1e-12))
                 let n = doc.text.utf8.count
                 batch.append(PreparedDocument(document: doc, hash: hash, spans: [PassageSpan(ordinal: 0, start: 0, end: n)],
                                               texts: [doc.text], embeddingTokens: [[]], stateTokens: [], replaces: stored != nil))

@@ -429,7 +429,6 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     /// All documents, sorted by id.
     public func list() -> [DocumentSummary] { (try? list(where: nil)) ?? [] }
 
-    public func summary(id: String) -> DocumentSummary? { list().first { $0.id == id } }
 
     /// A document's passages in order.
     public func passages(of id: String) -> [PassageSummary] {

@@ -82,7 +82,7 @@ public enum DocumentInputs {
 
     static func utf8(_ data: Data, source: String) throws -> String {
         guard let s = String(data: data, encoding: .utf8) else {
-            throw RetrievalError.invalidInput("\(source): not UTF-8 text (exclude it with --exclude)")
+            throw RetrievalError.notText(path: source)
         }
         return s
     }

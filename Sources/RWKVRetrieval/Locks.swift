@@ -4,6 +4,7 @@ import EmbeddingRWKV
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+import RWKVSupport
 #endif
 
 /// A pthread read-write lock.
@@ -42,5 +43,5 @@ final class WorkspacePool: @unchecked Sendable {
     }
 }
 
-/// Seconds of a duration.
-func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+/// Seconds of a duration (the store's files call it by this name).
+func seconds(_ d: Duration) -> Double { d.seconds }

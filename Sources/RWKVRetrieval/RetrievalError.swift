@@ -21,6 +21,8 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
     case corrupt(path: String, reason: String)
     /// Input documents that cannot be used.
     case invalidInput(String)
+    /// An input file that is not UTF-8 text.
+    case notText(path: String)
     /// The collection was opened read-only.
     case readOnly(path: String)
     /// Search or rerank needs models but none were given.
@@ -37,7 +39,7 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
 
     public var description: String {
         switch self {
-        case let .notACollection(p): "\(p) is not a collection (no collection.sqlite); create one with `rwkv-emb index --collection \(p) ...`"
+        case let .notACollection(p): "\(p) is not a collection (no collection.sqlite)"
         case let .alreadyExists(p): "a collection already exists at \(p)"
         case let .unsupportedVersion(p, f, s): "\(p): collection format version \(f) is not supported (this build reads version \(s))"
         case let .modelMismatch(c, g): "model mismatch: the collection was built with \(c), but the given models are \(g); use the same checkpoints or a new collection"
@@ -46,9 +48,10 @@ public enum RetrievalError: Error, Equatable, Sendable, CustomStringConvertible,
         case let .io(p, op, m): "\(op) \(p): \(m)"
         case let .corrupt(p, r): "\(p) is damaged: \(r)"
         case let .invalidInput(s): s
+        case let .notText(p): "\(p): not UTF-8 text"
         case let .readOnly(p): "\(p) was opened read-only"
         case let .modelsRequired(s): "models required: \(s)"
-        case let .legacyFormat(p, v): "\(p) is a version-\(v) collection, which is read-only: convert it with `rwkv-emb migrate --collection \(p)`"
+        case let .legacyFormat(p, v): "\(p) is a version-\(v) collection, which is read-only until it is migrated to version 2"
         case let .database(p, m): "\(p): SQLite: \(m)"
         case let .invalidPassageOptions(s): "invalid passage options: \(s)"
         case let .storageFull(p): "no space left on the file system holding \(p): the write was not committed (documents acknowledged before it are intact); free space and retry"

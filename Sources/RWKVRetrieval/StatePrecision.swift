@@ -1,4 +1,5 @@
 import EmbeddingRWKV
+import RWKVSupport
 
 /// How cached document states are stored (chosen when a collection is created).
 ///
@@ -78,7 +79,7 @@ public struct StateCodec: Sendable, Equatable {
                     dst.copyMemory(from: src, byteCount: 2 * c * 4)
                 } else {
                     let h = dst.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<(2 * c) { h[i] = HalfFloat.encode(src[i]) }
+                    for i in 0..<(2 * c) { h[i] = HalfFloat.encodeSaturating(src[i]) }
                 }
                 let w = src + 2 * c, wd = dst + shiftBytes
                 switch precision {
@@ -86,7 +87,7 @@ public struct StateCodec: Sendable, Equatable {
                     wd.copyMemory(from: w, byteCount: wkvCount * 4)
                 case .fp16:
                     let h = wd.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<wkvCount { h[i] = HalfFloat.encode(w[i]) }
+                    for i in 0..<wkvCount { h[i] = HalfFloat.encodeSaturating(w[i]) }
                 case .bf16:
                     let h = wd.assumingMemoryBound(to: UInt16.self)
                     for i in 0..<wkvCount { h[i] = BFloat.encode(w[i]) }
@@ -112,9 +113,9 @@ public struct StateCodec: Sendable, Equatable {
                         var m: Float = 0
                         for i in 0..<64 { m = max(m, abs(row[i])) }
                         // The scale as stored (fp16), so that values are quantised against what decode multiplies by.
-                        let h = HalfFloat.encode(m / 7)
+                        let h = HalfFloat.encodeSaturating(m / 7)
                         scales[r] = h
-                        let scale = HalfFloat.decodeOne(h)
+                        let scale = HalfFloat.decode(h)
                         let inv: Float = scale > 0 ? 1 / scale : 0
                         for i in Swift.stride(from: 0, to: 64, by: 2) {
                             let a = Int8(max(-7, min(7, (row[i] * inv).rounded(.toNearestOrEven))))
@@ -147,13 +148,13 @@ public struct StateCodec: Sendable, Equatable {
                 if precision == .fp32 {
                     UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 2 * c * 4)
                 } else {
-                    HalfFloat.decode(src.assumingMemoryBound(to: UInt16.self), count: 2 * c, into: dst)
+                    HalfFloat.decode(src, count: 2 * c, into: dst)
                 }
                 let ws = src + shiftBytes, w = dst + 2 * c
                 switch precision {
                 case .fp32: UnsafeMutableRawPointer(w).copyMemory(from: ws, byteCount: wkvCount * 4)
-                case .fp16: HalfFloat.decode(ws.assumingMemoryBound(to: UInt16.self), count: wkvCount, into: w)
-                case .bf16: BFloat.decode(ws.assumingMemoryBound(to: UInt16.self), count: wkvCount, into: w)
+                case .fp16: HalfFloat.decode(ws, count: wkvCount, into: w)
+                case .bf16: BFloat.decode(ws, count: wkvCount, into: w)
                 case .int8:
                     let scales = ws.assumingMemoryBound(to: Float.self)
                     let q = (ws + rows * 4).assumingMemoryBound(to: Int8.self)
@@ -170,7 +171,7 @@ public struct StateCodec: Sendable, Equatable {
                     let scales = ws.assumingMemoryBound(to: UInt16.self)
                     let q = (ws + rows * 2).assumingMemoryBound(to: UInt8.self)
                     for r in 0..<rows {
-                        let s = SIMD16<Float>(repeating: HalfFloat.decodeOne(scales[r]))
+                        let s = SIMD16<Float>(repeating: HalfFloat.decode(scales[r]))
                         for part in 0..<4 {
                             let packed = UnsafeRawPointer(q + r * 32 + part * 8).loadUnaligned(as: SIMD8<UInt8>.self)
                             // Sign-extend each nibble: shift it to the top of an Int8, then arithmetic shift back.
@@ -193,75 +194,5 @@ public struct StateCodec: Sendable, Equatable {
 
     public func decode(_ bytes: [UInt8]) -> RWKVState {
         bytes.withUnsafeBytes { decode($0.baseAddress!) }
-    }
-}
-
-/// IEEE 754 binary16 <-> Float (round to nearest even; saturating at +-65504; NaN becomes 0).
-enum HalfFloat {
-    static func encode(_ f: Float) -> UInt16 {
-        guard !f.isNaN else { return 0 }
-        let sign: UInt16 = f.sign == .minus ? 0x8000 : 0
-        let v = min(abs(f), 65504)
-        if v < 6.103515625e-05 {  // subnormal (or zero): multiples of 2^-24
-            return sign | UInt16((v * 16_777_216).rounded(.toNearestOrEven))
-        }
-        let bits = v.bitPattern
-        let exponent = (bits >> 23) - 112  // rebias 127 -> 15 (v >= 2^-14, so no underflow)
-        let mantissa = bits & 0x7F_FFFF
-        var h = exponent << 10 | mantissa >> 13
-        let rest = mantissa & 0x1FFF
-        if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) { h += 1 }
-        return sign | UInt16(h)
-    }
-
-    @inline(__always)
-    static func decode16(_ h: SIMD16<UInt16>) -> SIMD16<Float> {
-        let x = SIMD16<UInt32>(truncatingIfNeeded: h)
-        let sign = (x & 0x8000) &<< 16
-        let magnitude = unsafeBitCast((x & 0x7FFF) &<< 13, to: SIMD16<Float>.self) * 0x1p112
-        return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD16<UInt32>.self) | sign, to: SIMD16<Float>.self)
-    }
-
-    static func decodeOne(_ h: UInt16) -> Float {
-        var v = SIMD16<UInt16>(repeating: 0)
-        v[0] = h
-        return decode16(v)[0]
-    }
-
-    static func decode(_ src: UnsafePointer<UInt16>, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        var i = 0
-        while i + 16 <= count {
-            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt16>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: decode16(v), as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < count {
-            var v = SIMD16<UInt16>(repeating: 0)
-            v[0] = src[i]
-            dst[i] = decode16(v)[0]
-            i += 1
-        }
-    }
-}
-
-/// bfloat16 <-> Float (round to nearest even).
-enum BFloat {
-    static func encode(_ f: Float) -> UInt16 {
-        let bits = f.bitPattern
-        if f.isNaN { return 0x7FC0 }
-        return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-    }
-
-    static func decode(_ src: UnsafePointer<UInt16>, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        var i = 0
-        while i + 16 <= count {
-            let v = SIMD16<UInt32>(truncatingIfNeeded: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt16>.self))
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: unsafeBitCast(v &<< 16, to: SIMD16<Float>.self), as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < count {
-            dst[i] = Float(bitPattern: UInt32(src[i]) << 16)
-            i += 1
-        }
     }
 }

@@ -156,7 +156,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             switch e {
             case .notACollection: return .init(.notFound, e.description)
             case .alreadyExists, .locked, .modelMismatch, .configurationMismatch: return .init(.conflict, e.description)
-            case .invalidInput, .readOnly, .modelsRequired, .invalidPassageOptions: return .init(.validation, e.description)
+            case .invalidInput, .notText, .readOnly, .modelsRequired, .invalidPassageOptions: return .init(.validation, e.description)
             case .storageFull: return .init(.storageFull, e.description)
             case .io, .corrupt, .unsupportedVersion: return .init(.backend, e.description)
             case .legacyFormat: return .init(.conflict, e.description)
@@ -165,7 +165,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         case let e as DecodingError: return .init(decodingKind(e), "invalid request body: \(describe(e))")
         case let e as RWKVError:
             switch e {
-            case .tokenOutOfRange, .noEOS, .emptyInput: return .init(.validation, e.description)
+            case .tokenOutOfRange, .noEOS: return .init(.validation, e.description)
             default: return .init(.backend, e.description)
             }
         default: return .init(.backend, String(describing: error))

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import RWKVRetrieval
 import RWKVTokenizer
+import RWKVSupport
 
 /// Collection routes: create/list/delete collections, add/replace/delete documents (embeddings and
 /// reranker states computed and made durable before the response), and search with offline reranking.
@@ -214,22 +215,9 @@ struct CollectionRoutes: Sendable {
         let query = body.query
         let (result, timings) = try await batcher.exclusive { _ in try collection.search(query, options: options) }
         metrics.observeSearch(collection: name, mode: mode, filtered: filter != nil, result: result)
-        let hits = result.hits.map { h in
-            SearchResponse.Hit(id: h.id, passage: h.passage, start: h.start, end: h.end, passage_id: h.passageID, text: h.text,
-                               metadata: h.metadata.map(JSONValue.init(parsing:)),
-                               embedding_score: h.embeddingScore, lexical_score: h.lexicalScore, fused_score: h.fusedScore,
-                               rerank_score: h.rerank?.score, rerank_logit: h.rerank?.logit,
-                               rerank_mode: h.rerankMode?.rawValue)
-        }
-        let t = result.timings
-        let response = SearchResponse(
-            collection: name, mode: mode.rawValue, hits: hits, documents: result.documentCount, passages: result.passageCount,
-            matching_passages: result.matchingPassages, candidates_reranked: result.candidatesReranked,
-            online_fallbacks: result.onlineFallbacks, dense_path: result.densePath?.rawValue,
-            timings: .init(query_embedding_ms: t.queryEmbedding * 1000, filter_ms: t.filter * 1000, retrieval_ms: t.retrieval * 1000,
-                           lexical_ms: t.lexical * 1000, fusion_ms: t.fusion * 1000,
-                           state_load_ms: t.stateLoad * 1000, rerank_ms: t.rerank * 1000, search_ms: t.total * 1000,
-                           queue_ms: Self.ms(timings.queue), total_ms: Self.ms(ContinuousClock.now - start)))
+        let response = SearchOutput(result, mode: mode, collection: name,
+                                    timings: .init(result.timings, queueMilliseconds: Self.ms(timings.queue),
+                                                   totalMilliseconds: Self.ms(ContinuousClock.now - start)))
         var headers = HTTPFields()
         headers[HeaderName("x-queue-time")!] = RequestTimings.ms(timings.queue)
         headers[HeaderName("x-inference-time")!] = RequestTimings.ms(timings.inference)
@@ -272,7 +260,6 @@ struct CollectionRoutes: Sendable {
     }
 
     static func ms(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) * 1000 + Double(c.attoseconds) * 1e-15
+        d.milliseconds
     }
 }

@@ -1,3 +1,5 @@
+import RWKVRetrieval
+
 /// Request and response bodies of the collection routes.
 
 struct CreateCollectionRequest: Decodable, Sendable {
@@ -128,56 +130,6 @@ struct SearchRequest: Decodable, Sendable {
     var group: Bool?
     /// Force the exact scan for the dense stage.
     var exact: Bool?
-}
-
-struct SearchResponse: Encodable, Sendable {
-    struct Hit: Encodable, Sendable {
-        /// The document's id.
-        var id: String
-        /// The passage: index within the document, UTF-8 byte offsets into its text, its id.
-        var passage: Int
-        var start: Int
-        var end: Int
-        var passage_id: Int64
-        /// The passage's text.
-        var text: String
-        var metadata: JSONValue?
-        /// Cosine similarity of query and passage embeddings (absent in lexical mode).
-        var embedding_score: Float?
-        /// BM25 (higher is better), when the passage is a lexical match.
-        var lexical_score: Double?
-        /// Reciprocal-rank-fusion score (hybrid mode).
-        var fused_score: Double?
-        /// Sigmoid of the reranker logit (nil without reranking).
-        var rerank_score: Float?
-        var rerank_logit: Float?
-        /// offline (from the cached state) or online.
-        var rerank_mode: String?
-    }
-    /// Stage timings in milliseconds.
-    struct Timings: Encodable, Sendable {
-        var query_embedding_ms: Double
-        var filter_ms: Double
-        var retrieval_ms: Double
-        var lexical_ms: Double
-        var fusion_ms: Double
-        var state_load_ms: Double
-        var rerank_ms: Double
-        var search_ms: Double
-        var queue_ms: Double
-        var total_ms: Double
-    }
-    var collection: String
-    var mode: String
-    var hits: [Hit]
-    var documents: Int
-    var passages: Int
-    var matching_passages: Int
-    var candidates_reranked: Int
-    var online_fallbacks: Int
-    /// Which path the dense stage took (nil in lexical mode).
-    var dense_path: String?
-    var timings: Timings
 }
 
 struct CompactRequest: Decodable, Sendable {

@@ -1,5 +1,6 @@
 import EmbeddingRWKV
 import Hummingbird
+import RWKVSupport
 
 /// HTTPTypes' field name (Hummingbird re-exports `HTTPFields`, not `HTTPField`).
 typealias HeaderName = HTTPFields.Element.Name
@@ -27,10 +28,7 @@ struct RequestTimings: Sendable {
         return h
     }
 
-    static func ms(_ d: Duration) -> String {
-        let c = d.components
-        return String(c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000)
-    }
+    static func ms(_ d: Duration) -> String { String(d.wholeMilliseconds) }
 }
 
 /// The shared work behind the embedding and rerank routes of every API family:
@@ -60,21 +58,7 @@ final class EmbeddingService: Sendable {
     func embed(_ inputs: EmbeddingInputs, options: EmbedOptions, field: String, timings: RequestTimings) async throws(APIError) -> Embeddings {
         var timings = timings
         let method = inputs.isSingle ? "single" : "batch"
-        metrics.countRequest(method: method)
-        try preparer.checkBatch(count: inputs.count, field: field)
-        let tokenStart = ContinuousClock.now
-        var sequences: [[Int]] = []
-        switch inputs {
-        case let .texts(texts, _):
-            for text in texts {
-                sequences.append(try preparer.embeddingInput(text: text, options: options, field: field))
-                timings.characters += text.count
-            }
-        case let .tokens(lists, _):
-            for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
-        }
-        try preparer.checkBatchTokens(sequences, field: field)
-        let tokens = recordTokenization(of: sequences, since: tokenStart, into: &timings)
+        let (sequences, tokens) = try prepare(inputs, options: options, field: field, countCharacters: true, timings: &timings)
 
         var raw: [[Float]] = []
         raw.reserveCapacity(sequences.count)
@@ -86,8 +70,30 @@ final class EmbeddingService: Sendable {
         }
         metrics.countEmbeddings(sequences.count)
         metrics.countSuccess(method: method)
-        let vectors = options.normalize ? raw.map(Self.normalized) : raw
+        let vectors = options.normalize ? raw.map { l2Normalized($0) } : raw
         return Embeddings(vectors: vectors, promptTokens: tokens, timings: timings)
+    }
+
+    /// The shared start of `embed` and `embedAll`: counts the request, checks the batch size, turns every
+    /// input (texts or token ids) into a model input and checks the request's tokens; the tokenization
+    /// time (and, with `countCharacters`, the characters) go into `timings`.
+    private func prepare(_ inputs: EmbeddingInputs, options: EmbedOptions, field: String, countCharacters: Bool,
+                         timings: inout RequestTimings) throws(APIError) -> (sequences: [[Int]], tokens: Int) {
+        metrics.countRequest(method: inputs.isSingle ? "single" : "batch")
+        try preparer.checkBatch(count: inputs.count, field: field)
+        let tokenStart = ContinuousClock.now
+        var sequences: [[Int]] = []
+        switch inputs {
+        case let .texts(texts, _):
+            for text in texts {
+                sequences.append(try preparer.embeddingInput(text: text, options: options, field: field))
+                if countCharacters { timings.characters += text.count }
+            }
+        case let .tokens(lists, _):
+            for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
+        }
+        try preparer.checkBatchTokens(sequences, field: field)
+        return (sequences, recordTokenization(of: sequences, since: tokenStart, into: &timings))
     }
 
     /// Splits a client batch into engine batches of at most `maxBatchTokens` tokens (a longer single
@@ -116,18 +122,7 @@ final class EmbeddingService: Sendable {
                   timings: RequestTimings) async throws(APIError) -> (tokens: [[[Float]]], timings: RequestTimings) {
         var timings = timings
         let method = inputs.isSingle ? "single" : "batch"
-        metrics.countRequest(method: method)
-        try preparer.checkBatch(count: inputs.count, field: field)
-        let tokenStart = ContinuousClock.now
-        var sequences: [[Int]] = []
-        switch inputs {
-        case let .texts(texts, _):
-            for text in texts { sequences.append(try preparer.embeddingInput(text: text, options: options, field: field)) }
-        case let .tokens(lists, _):
-            for ids in lists { sequences.append(try preparer.embeddingInput(tokens: ids, options: options, field: field)) }
-        }
-        try preparer.checkBatchTokens(sequences, field: field)
-        _ = recordTokenization(of: sequences, since: tokenStart, into: &timings)
+        let sequences = try prepare(inputs, options: options, field: field, countCharacters: false, timings: &timings).sequences
         let model = served.model
         let task = options.task
         var result: [[[Float]]] = []
@@ -203,8 +198,4 @@ final class EmbeddingService: Sendable {
         return Scores(scores: scores, tokens: tokens, timings: timings)
     }
 
-    static func normalized(_ v: [Float]) -> [Float] {
-        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? v.map { $0 / norm } : v
-    }
 }

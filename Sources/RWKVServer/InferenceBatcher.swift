@@ -1,5 +1,6 @@
 import EmbeddingRWKV
 import Foundation
+import RWKVSupport
 
 /// How long one job waited and ran, and the batch it ran in.
 struct BatchTimings: Sendable {
@@ -168,8 +169,7 @@ public final class InferenceBatcher: @unchecked Sendable {
             metrics.queueSize.set(Int64(queue.count))
             condition.unlock()
             if config.artificialInferenceDelay > .zero {
-                let d = config.artificialInferenceDelay.components
-                Thread.sleep(forTimeInterval: Double(d.seconds) + Double(d.attoseconds) * 1e-18)
+                Thread.sleep(forTimeInterval: config.artificialInferenceDelay.seconds)
             }
             run(batch, workspace: workspace)
         }
@@ -183,8 +183,7 @@ public final class InferenceBatcher: @unchecked Sendable {
         guard config.batchLinger > .zero, !stopping, queue.count < lastBatchRequests else { return }
         let limit = min(config.batchLinger, lastInference / 50)
         guard limit > .zero else { return }
-        let c = limit.components
-        let deadline = Date().addingTimeInterval(Double(c.seconds) + Double(c.attoseconds) * 1e-18)
+        let deadline = Date().addingTimeInterval(limit.seconds)
         while queue.count < lastBatchRequests && !stopping {
             if !condition.wait(until: deadline) { break }
         }

@@ -135,35 +135,15 @@ struct InputPreparer: Sendable {
     /// The online rerank input of a (query, document) pair: the document is cut to fit the limit.
     func rerankInput(reranker: StateReranker, query: String, document: String, truncate: Bool,
                      direction: TruncationDirection, maxDocumentTokens: Int? = nil) throws(APIError) -> [Int] {
-        if let maxDocumentTokens {
-            // Cohere's `max_tokens_per_doc`: the document is cut to this many tokens first.
-            let doc = reranker.tokenizer.encode(document, addEOS: false)
-            if doc.count > maxDocumentTokens {
-                let head = reranker.tokenizer.encode(StateReranker.instruction + "Document: ", addEOS: false)
-                let queryPart = reranker.tokenizer.encode("\nQuery: \(query)", addEOS: true)
-                let tokens = head + Array(doc.prefix(maxDocumentTokens)) + queryPart
-                guard tokens.count > config.maxInputLength + 1 else { return tokens }
-                guard truncate else {
-                    throw APIError(.inputTooLarge, "input validation error: query and text must have less than \(config.maxInputLength) tokens together. Given: \(tokens.count - 1)", param: "documents")
-                }
-                let room = config.maxInputLength + 1 - queryPart.count - head.count
-                guard room > 0 else { throw .validation("the query alone exceeds the maximum input length \(config.maxInputLength)", param: "query") }
-                return head + Array(doc.prefix(min(room, maxDocumentTokens))) + queryPart
-            }
+        switch reranker.fittedOnlineTokens(query: query, document: document, maxDocumentTokens: maxDocumentTokens,
+                                           limit: config.maxInputLength, truncate: truncate, keepEnd: direction == .left) {
+        case let .tokens(tokens):
+            return tokens
+        case let .tooLong(count, afterDocumentCap):
+            throw APIError(.inputTooLarge, "input validation error: query and text must have less than \(config.maxInputLength) tokens together. Given: \(count)",
+                           param: afterDocumentCap ? "documents" : "texts")
+        case .queryTooLong:
+            throw .validation("the query alone exceeds the maximum input length \(config.maxInputLength)", param: "query")
         }
-        let tokens = reranker.onlineTokens(query: query, document: document)
-        let limit = config.maxInputLength + 1  // the EOS is not counted
-        guard tokens.count > limit else { return tokens }
-        guard truncate else {
-            throw APIError(.inputTooLarge, "input validation error: query and text must have less than \(config.maxInputLength) tokens together. Given: \(tokens.count - 1)", param: "texts")
-        }
-        // Keep the template and the query; cut the document.
-        let queryPart = reranker.tokenizer.encode("\nQuery: \(query)", addEOS: true)
-        let head = reranker.tokenizer.encode(StateReranker.instruction + "Document: ", addEOS: false)
-        let doc = reranker.tokenizer.encode(document, addEOS: false)
-        let room = limit - queryPart.count - head.count
-        guard room > 0 else { throw .validation("the query alone exceeds the maximum input length \(config.maxInputLength)", param: "query") }
-        let kept = direction == .right ? Array(doc.prefix(room)) : Array(doc.suffix(room))
-        return head + kept + queryPart
     }
 }

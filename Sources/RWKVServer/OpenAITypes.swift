@@ -1,3 +1,5 @@
+import RWKVRetrieval
+
 /// Request and response bodies of the OpenAI-compatible and Jina/Cohere-style routes.
 
 struct OpenAIEmbeddingRequest: Decodable, Sendable {

@@ -33,17 +33,17 @@ public struct ServedModel: Sendable {
         self.checkpointDTypes = checkpointDTypes
     }
 
-    /// Loads an embedding checkpoint and, optionally, a reranker checkpoint paired with it.
+    /// Loads an embedding checkpoint and, optionally, a reranker checkpoint paired with it (the pair
+    /// through `RetrievalModels`, the one loader of a model and its reranker), in `precision`.
     public static func load(model modelURL: URL, reranker rerankerURL: URL? = nil,
-                            tokenizer: WorldTokenizer = .shared) throws -> ServedModel {
+                            tokenizer: WorldTokenizer = .shared, precision: WeightPrecision = .fp32) throws -> ServedModel {
         let loaded = try EmbeddingModelWeights.loadWithReport(contentsOf: modelURL)
-        let architecture = loaded.weights.architecture
         let dtypes = loaded.report.dtypes
         guard let rerankerURL else {
-            return ServedModel(model: RWKVModel(loaded.weights), tokenizer: tokenizer, checkpointDTypes: dtypes)
+            return ServedModel(model: RWKVModel(loaded.weights, precision: precision), tokenizer: tokenizer, checkpointDTypes: dtypes)
         }
-        let rerankerWeights = try RerankerWeights.load(contentsOf: rerankerURL, pairedWith: architecture)
-        let retrieval = try RetrievalModels(embedding: loaded.weights, reranker: rerankerWeights, tokenizer: tokenizer)
+        let rerankerWeights = try RerankerWeights.load(contentsOf: rerankerURL, pairedWith: loaded.weights.architecture)
+        let retrieval = try RetrievalModels(embedding: loaded.weights, reranker: rerankerWeights, tokenizer: tokenizer, precision: precision)
         return ServedModel(retrieval: retrieval, checkpointDTypes: dtypes)
     }
 

@@ -1,3 +1,5 @@
+import RWKVRetrieval
+
 /// Request and response bodies of the text-embeddings-inference compatible routes.
 
 struct TEIEmbedRequest: Decodable, Sendable {

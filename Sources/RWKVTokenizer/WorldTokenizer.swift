@@ -29,20 +29,16 @@ public final class WorldTokenizer: Sendable {
         }
     }()
 
-    /// The bundled `rwkv_vocab_v20230424.txt`: `$RWKV_EMB_VOCABULARY` when set, else the resource
-    /// bundle next to the executable, else the package's source tree, else `Bundle.module`.
-    /// (On Linux `Bundle.module` aborts the process when its bundle is gone, e.g. for a binary copied
-    /// elsewhere without its `.resources` folder, so it is asked only after the paths that can be checked.)
+    /// The bundled `rwkv_vocab_v20230424.txt`: the resource bundle next to the executable, else
+    /// `Bundle.module`. (On Linux `Bundle.module` aborts the process when its bundle is gone, e.g. for a
+    /// binary copied elsewhere without its `.resources` folder, so it is asked only after the paths that
+    /// can be checked; a vocabulary kept elsewhere is passed to `init(vocabularyURL:)`.)
     public static var bundledVocabularyURL: URL? {
         let fileName = "rwkv_vocab_v20230424.txt"
         let fileManager = FileManager.default
-        if let path = ProcessInfo.processInfo.environment["RWKV_EMB_VOCABULARY"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
         let candidates = [
             Bundle.main.bundleURL.appendingPathComponent("swift-rwkv-emb_RWKVTokenizer.resources/\(fileName)"),
             Bundle.main.bundleURL.appendingPathComponent("swift-rwkv-emb_RWKVTokenizer.bundle/Contents/Resources/\(fileName)"),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/\(fileName)"),
         ]
         if let found = candidates.first(where: { fileManager.fileExists(atPath: $0.path) }) { return found }
         return Bundle.module.url(forResource: "rwkv_vocab_v20230424", withExtension: "txt")

@@ -8,7 +8,7 @@ import RWKVRetrieval
 /// L2-normalised): single-query p50/p99 and recall@10 against the exact scan for the exact fp32 scan,
 /// HNSW (per efSearch), int8 and 1-bit codes + fp32 rescoring (per oversampling), and filters of 10%
 /// and 1% selectivity planned as a collection plans them; build time and bytes per vector.
-struct BenchANN: ParsableCommand {
+struct BenchANN: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ann", abstract: "ANN index, compressed codes and filtered search vs the exact scan.")
 
@@ -34,7 +34,7 @@ struct BenchANN: ParsableCommand {
         var note: String
     }
 
-    func run() throws {
+    func run() async throws {
         RetrievalBench.debugNote()
         let k = 10
         let n = passages, d = dimension

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// `rwkv-emb bench compact`: compaction speed against a plain file copy of the same bytes.
-struct BenchCompact: ParsableCommand {
+struct BenchCompact: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact",
         abstract: "Compaction throughput vs a plain copy (read + write + fsync) of the same bytes.",
@@ -27,7 +27,7 @@ struct BenchCompact: ParsableCommand {
     @Option(help: "Share of the passages deleted before compacting.")
     var deleteShare: Double = 0.5
 
-    func run() throws {
+    func run() async throws {
         RetrievalBench.debugNote()
         RetrievalBench.machineNote()
         let dir = try RetrievalBench.temporaryDirectory()

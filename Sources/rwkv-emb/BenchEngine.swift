@@ -4,10 +4,11 @@ import Foundation
 import RWKVCheckpoint
 import RWKVKernels
 import RWKVTokenizer
+import RWKVSupport
 
 /// `rwkv-emb bench engine` (the default bench): prefill throughput, query latency, offline reranking,
 /// achieved GFLOP/s against OpenBLAS's own large-sgemm rate measured in the same run, peak memory.
-struct BenchEngine: ParsableCommand {
+struct BenchEngine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
         abstract: "Measure the engine: prefill tokens/s, query latency, offline rerank, GFLOP/s vs the sgemm roofline.",
@@ -53,10 +54,8 @@ struct BenchEngine: ParsableCommand {
 
     static let prefillShapes = [(1, 512), (8, 512), (32, 128)]
 
-    func run() throws {
-        #if DEBUG
-        print("note: this is a debug build; use `swift build -c release` for representative figures")
-        #endif
+    func run() async throws {
+        RetrievalBench.debugNote()
         let kernels = MatrixKernels.current
         print("cpu:        \(cpuModelName()), \(KernelThreads.coreCount) cores; \(kernels)")
         print("kernels:    fp32 OpenBLAS sgemm; bf16 "
@@ -84,20 +83,16 @@ struct BenchEngine: ParsableCommand {
             do {
                 let weights: EmbeddingModelWeights
                 if let model {
-                    weights = try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: model))
+                    weights = try EmbeddingModelWeights.load(contentsOf: await ModelLocator.embedding(model: model))
                 } else {
                     weights = EmbeddingModelWeights.random(architecture: shape.architecture, seed: 1)
                 }
                 architecture = weights.architecture
                 let rerankerWeights: RerankerWeights
                 if let reranker {
-                    rerankerWeights = try RerankerWeights.load(contentsOf: ModelLocator.rerankerNow(reranker), pairedWith: architecture)
+                    rerankerWeights = try RerankerWeights.load(contentsOf: await ModelLocator.reranker(reranker), pairedWith: architecture)
                 } else {
-                    let l = architecture.layerCount
-                    let indices = Array(Set([l / 4 - 1, l / 2 - 1, 3 * l / 4 - 1, l - 1].map { max(0, $0) })).sorted()
-                    var ra = architecture
-                    ra.layerCount = indices.count
-                    rerankerWeights = RerankerWeights.random(architecture: ra, layerIndices: indices, seed: 2)
+                    rerankerWeights = RetrievalBench.randomReranker(pairedWith: architecture)
                 }
                 engine = RWKVModel(consume weights, precision: precision)
                 network = try RerankerNetwork(consume rerankerWeights, precision: precision)
@@ -210,7 +205,7 @@ private func gemmRate(_ format: MatrixFormat, kernels: MatrixKernels, m: Int, n:
                 weight.multiply(rows: m, x: xp.baseAddress!, ldx: k, out: op.baseAddress!, ldo: n, accumulate: false)
             }
         }
-        bestTime = min(bestTime, seconds(ContinuousClock.now - start))
+        bestTime = min(bestTime, (ContinuousClock.now - start).seconds)
     }
     return 2 * Double(m * n * k) / bestTime / 1e9
 }
@@ -260,7 +255,7 @@ private func sgemmRate(n: Int, engineSplit: Bool, repeats: Int = 3) -> Double {
                 }
             }
         }
-        bestTime = min(bestTime, seconds(ContinuousClock.now - start))
+        bestTime = min(bestTime, (ContinuousClock.now - start).seconds)
     }
     return 2 * Double(n * n * n) / bestTime / 1e9
 }
@@ -270,14 +265,12 @@ private func best(_ iterations: Int, _ body: () throws -> Void) rethrows -> Doub
     for _ in 0..<iterations {
         let start = ContinuousClock.now
         try body()
-        bestTime = min(bestTime, seconds(ContinuousClock.now - start))
+        bestTime = min(bestTime, (ContinuousClock.now - start).seconds)
     }
     return bestTime
 }
 
-private func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}
+
 
 /// Resets VmHWM to the current RSS (Linux >= 4.0: `5` to /proc/self/clear_refs); false where it cannot.
 func resetPeakRSS() -> Bool {

@@ -4,7 +4,7 @@ import Foundation
 import RWKVRetrieval
 
 /// `rwkv-emb bench index`: collection indexing throughput against the engine's bare passes on the same inputs.
-struct BenchIndex: ParsableCommand {
+struct BenchIndex: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
         abstract: "Index throughput (docs/s, tokens/s) vs the engine's bare prefill of the same tokens.",
@@ -39,7 +39,7 @@ struct BenchIndex: ParsableCommand {
     @Option(name: .customLong("weight-precision"), help: PrecisionChoice.help)
     var weightPrecision: WeightPrecision = .auto
 
-    func run() throws {
+    func run() async throws {
         RetrievalBench.debugNote()
         RetrievalBench.machineNote()
         let models = try RetrievalBench.dummyModels(layers: layers, width: width, precision: PrecisionChoice.resolve(weightPrecision))

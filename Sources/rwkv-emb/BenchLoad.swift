@@ -5,7 +5,7 @@ import RWKVCheckpoint
 /// `rwkv-emb bench load`: writes a random model of a released shape with our safetensors writer,
 /// then loads it in a fresh process (so the peak RSS is the load's alone) and reports the load
 /// time and peak RSS next to the size of the fp32 model in memory.
-struct BenchLoad: ParsableCommand {
+struct BenchLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
         abstract: "Checkpoint load time and peak memory for a released model shape (goals for Tiny: < 2 s, peak RSS <= 1.3x the fp32 model).")
@@ -24,7 +24,7 @@ struct BenchLoad: ParsableCommand {
     @Option(help: .hidden)
     var loadOnly: String?
 
-    func run() throws {
+    func run() async throws {
         if let path = loadOnly { return try measureLoad(path) }
 
         let architecture = shape.architecture

@@ -5,7 +5,7 @@ import RWKVRetrieval
 
 /// `rwkv-emb bench rerank-cache`: the paper's Table 8 on CPU: online reranking (document + query read in
 /// full) against offline reranking from states cached in a collection (reading them included).
-struct BenchRerankCache: ParsableCommand {
+struct BenchRerankCache: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rerank-cache",
         abstract: "Online vs offline (cached-state) reranking time per document length (paper Table 8).",
@@ -37,7 +37,7 @@ struct BenchRerankCache: ParsableCommand {
     @Option(help: "Model width (768 = Tiny shape).")
     var width: Int = 768
 
-    func run() throws {
+    func run() async throws {
         RetrievalBench.debugNote()
         let lengthList = lengths.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !lengthList.isEmpty, documents >= 1, queryTokens >= 2 else { throw ValidationError("bad --lengths/--documents/--query-tokens") }

@@ -4,6 +4,7 @@ import RWKVCheckpoint
 import RWKVKernels
 import RWKVRetrieval
 import RWKVTokenizer
+import RWKVSupport
 
 /// Shared pieces of the collection benchmarks.
 enum RetrievalBench {
@@ -12,11 +13,17 @@ enum RetrievalBench {
     static func dummyModels(layers: Int = 12, width: Int = 768, rerankerLayers: [Int]? = nil,
                             precision: WeightPrecision = .fp32) throws -> RetrievalModels {
         let a = ModelArchitecture.standard(layerCount: layers, embeddingSize: width)
-        let indices = rerankerLayers ?? Array(Set([layers / 4 - 1, layers / 2 - 1, 3 * layers / 4 - 1, layers - 1].map { max(0, $0) })).sorted()
-        var ra = a
-        ra.layerCount = indices.count
         return try RetrievalModels(embedding: .random(architecture: a, seed: 1),
-                                   reranker: .random(architecture: ra, layerIndices: indices, seed: 2), precision: precision)
+                                   reranker: randomReranker(pairedWith: a, layers: rerankerLayers), precision: precision)
+    }
+
+    /// A random reranker for `architecture` reading `layers` (default: the quarter points, 2, 5, 8, 11 for 12 layers).
+    static func randomReranker(pairedWith architecture: ModelArchitecture, layers: [Int]? = nil) -> RerankerWeights {
+        let l = architecture.layerCount
+        let indices = layers ?? Array(Set([l / 4 - 1, l / 2 - 1, 3 * l / 4 - 1, l - 1].map { max(0, $0) })).sorted()
+        var ra = architecture
+        ra.layerCount = indices.count
+        return .random(architecture: ra, layerIndices: indices, seed: 2)
     }
 
     /// Texts of about `tokens` tokens each (cut from generated prose/CJK/code at token boundaries).
@@ -29,14 +36,10 @@ enum RetrievalBench {
         }
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-
     static func time(_ body: () throws -> Void) rethrows -> Double {
         let start = ContinuousClock.now
         try body()
-        return seconds(ContinuousClock.now - start)
+        return (ContinuousClock.now - start).seconds
     }
 
     static func temporaryDirectory() throws -> URL {

@@ -3,12 +3,13 @@ import Foundation
 import RWKVKernels
 import RWKVRetrieval
 import RWKVCheckpoint
+import RWKVSupport
 
 /// `rwkv-emb bench search`: the retrieval stage alone (exact cosine scan + top-k over a memory-mapped
 /// embedding matrix, as a collection runs it) against the memory bandwidth of a plain copy; then a whole
 /// collection of `--passages` passages (synthetic embeddings written straight into its segments, texts of
 /// random words for BM25): dense, lexical and hybrid search, and filters matching 100% / 10% / 1%.
-struct BenchSearch: ParsableCommand {
+struct BenchSearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Scan latency at 10k and 100k rows vs memory-copy bandwidth; a 100k-passage collection: dense, lexical, hybrid and filtered search p50/p99.")
@@ -31,7 +32,7 @@ struct BenchSearch: ParsableCommand {
     @Option(help: "Timed queries per search configuration of the collection run (p50 and p99 are reported).")
     var latencyQueries: Int = 100
 
-    func run() throws {
+    func run() async throws {
         RetrievalBench.debugNote()
         RetrievalBench.machineNote()
         let sizes = documents.split(separator: ",").compactMap { Int($0) }
@@ -39,10 +40,7 @@ struct BenchSearch: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: dir) }
         var rng = SeededGenerator(seed: 11)
         func normalised() -> [Float] {
-            var v = (0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) }
-            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            for i in v.indices { v[i] /= n }
-            return v
+            l2Normalized((0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) })
         }
         print("threads: \(KernelThreads.coreCount) cores; the scan splits rows over `threads` workers, one single-threaded sgemv each")
         print("documents   matrix MB   threads   scan+top-k ms median (best)   scan GB/s (best)   copy GB/s (read+write, best)   scan / copy   scan / copy rate (bytes copied/s)")
@@ -101,10 +99,7 @@ struct BenchSearch: ParsableCommand {
                                               compaction: .init(deadShare: nil))
         var rng = SeededGenerator(seed: 29)
         func unit() -> [Float] {
-            var v = (0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) }
-            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            for i in v.indices { v[i] /= n }
-            return v
+            l2Normalized((0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) })
         }
         func word() -> String { "w\(rng.next() % 5000)" }
         var inserted = 0.0

@@ -4,7 +4,7 @@ import Foundation
 import RWKVRetrieval
 
 /// `rwkv-emb bench states`: bytes per document and reranking accuracy of each state precision.
-struct BenchStates: ParsableCommand {
+struct BenchStates: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "states",
         abstract: "Bytes per document and max/mean |logit difference| vs fp32 states for each state precision.",
@@ -29,7 +29,7 @@ struct BenchStates: ParsableCommand {
     @Flag(help: "Skip the Tiny-shape model.")
     var noTiny = false
 
-    func run() throws {
+    func run() async throws {
         RetrievalBench.debugNote()
         var runs: [(String, RetrievalModels)] = []
         for name in ["tiny-bf16", "small-fp16"] {

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import RWKVTokenizer
+import RWKVSupport
 
 /// `rwkv-emb bench tokenizer`: vocabulary load time and single-threaded encode/decode throughput.
-struct BenchTokenizer: ParsableCommand {
+struct BenchTokenizer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
         abstract: "Measure vocabulary load time and single-threaded tokenizer throughput.",
@@ -37,10 +38,8 @@ struct BenchTokenizer: ParsableCommand {
         guard megabytes > 0, megabytes <= 1024 else { throw ValidationError("--megabytes must be in (0, 1024]") }
     }
 
-    func run() throws {
-        #if DEBUG
-        print("note: this is a debug build; use `swift build -c release` for representative figures")
-        #endif
+    func run() async throws {
+        RetrievalBench.debugNote()
         let vocabularyURL: URL
         if let path = options.vocabulary {
             vocabularyURL = URL(fileURLWithPath: path)
@@ -60,8 +59,8 @@ struct BenchTokenizer: ParsableCommand {
             let parsed = ContinuousClock.now
             tokenizer = try WorldTokenizer(vocabulary: vocabulary)
             let built = ContinuousClock.now
-            parseTimes.append(seconds(parsed - start))
-            buildTimes.append(seconds(built - parsed))
+            parseTimes.append((parsed - start).seconds)
+            buildTimes.append((built - parsed).seconds)
         }
         guard let tokenizer else { return }
         let loadTimes = zip(parseTimes, buildTimes).map { $0 + $1 }
@@ -88,13 +87,13 @@ struct BenchTokenizer: ParsableCommand {
         for _ in 0..<iterations {
             let start = ContinuousClock.now
             ids = tokenizer.encode(bytes: text)
-            encodeTimes.append(seconds(ContinuousClock.now - start))
+            encodeTimes.append((ContinuousClock.now - start).seconds)
         }
         var decodeTimes: [Double] = []
         for _ in 0..<iterations {
             let start = ContinuousClock.now
             let decoded = try tokenizer.decodeBytes(ids)
-            decodeTimes.append(seconds(ContinuousClock.now - start))
+            decodeTimes.append((ContinuousClock.now - start).seconds)
             guard decoded.count == text.count else {
                 throw CommandLineError("decoding did not reproduce the text")
             }
@@ -125,9 +124,7 @@ struct BenchTokenizer: ParsableCommand {
     }
 }
 
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-}
+
 
 private func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()

@@ -10,12 +10,24 @@ func parseFilter(_ json: String?) throws -> MetadataFilter? {
     }
 }
 
-/// `rwkv-emb list`: the documents of a collection.
-struct ListDocuments: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the documents of a collection.")
-
+/// `--collection DIR` of the commands that need no model.
+struct CollectionDirectory: ParsableArguments {
     @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
     var collection: String
+
+    var url: URL { URL(fileURLWithPath: collection) }
+
+    /// Opens the collection without models (listing, deleting, statistics, compaction).
+    func open(writable: Bool = false, compaction: CompactionPolicy = .init()) throws -> DocumentCollection {
+        try DocumentCollection.open(at: url, models: nil, writable: writable, compaction: compaction)
+    }
+}
+
+/// `rwkv-emb list`: the documents of a collection.
+struct ListDocuments: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the documents of a collection.")
+
+    @OptionGroup var directory: CollectionDirectory
 
     @Option(name: .customLong("where"), help: ArgumentHelp("Only documents whose metadata matches this filter (JSON).", valueName: "json"))
     var filter: String?
@@ -23,8 +35,8 @@ struct ListDocuments: ParsableCommand {
     @Flag(help: "Print JSON lines.")
     var json = false
 
-    func run() throws {
-        let c = try DocumentCollection.open(at: URL(fileURLWithPath: collection), models: nil)
+    func run() async throws {
+        let c = try directory.open()
         for d in try c.list(where: try parseFilter(filter)) {
             if json {
                 var o: [String: Any] = ["id": d.id, "state_tokens": d.stateTokens, "embedding_tokens": d.embeddingTokens,
@@ -40,11 +52,10 @@ struct ListDocuments: ParsableCommand {
 }
 
 /// `rwkv-emb delete`: remove documents by id or by metadata filter.
-struct Delete: ParsableCommand {
+struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Delete documents from a collection by id or by --where filter.")
 
-    @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
-    var collection: String
+    @OptionGroup var directory: CollectionDirectory
 
     @Option(name: .customLong("where"), help: ArgumentHelp("Delete the documents whose metadata matches this filter (JSON).", valueName: "json"))
     var filter: String?
@@ -56,8 +67,8 @@ struct Delete: ParsableCommand {
         guard !ids.isEmpty || filter != nil else { throw ValidationError("give document ids or --where") }
     }
 
-    func run() throws {
-        let c = try DocumentCollection.open(at: URL(fileURLWithPath: collection), models: nil, writable: true)
+    func run() async throws {
+        let c = try directory.open(writable: true)
         var deleted = Set(try c.delete(ids: ids))
         if let f = try parseFilter(filter) { deleted.formUnion(try c.delete(where: f)) }
         for id in ids where !deleted.contains(id) { printError("warning: no document \(id)") }
@@ -67,15 +78,14 @@ struct Delete: ParsableCommand {
 }
 
 /// `rwkv-emb stats`: sizes and configuration.
-struct Stats: ParsableCommand {
+struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a collection's size, precision and model.")
 
-    @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
-    var collection: String
+    @OptionGroup var directory: CollectionDirectory
 
-    func run() throws {
-        let url = URL(fileURLWithPath: collection)
-        let c = try DocumentCollection.open(at: url, models: nil)
+    func run() async throws {
+        let url = directory.url
+        let c = try directory.open()
         let s = c.stats()
         let m = c.manifest
         print("collection: \(url.path) (format version \(m.version)\(c.isLegacy ? ", read-only until `rwkv-emb migrate`" : ""), created \(m.created))")
@@ -94,19 +104,17 @@ struct Stats: ParsableCommand {
 }
 
 /// `rwkv-emb compact`: reclaim the space of replaced and deleted documents.
-struct Compact: ParsableCommand {
+struct Compact: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rewrite the live embedding rows and states into new segments, reclaiming dead bytes.")
 
-    @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
-    var collection: String
+    @OptionGroup var directory: CollectionDirectory
 
     @Flag(help: "Rewrite every segment, not only those with dead bytes.")
     var all = false
 
-    func run() throws {
-        let c = try DocumentCollection.open(at: URL(fileURLWithPath: collection), models: nil, writable: true,
-                                            compaction: .init(deadShare: nil))
+    func run() async throws {
+        let c = try directory.open(writable: true, compaction: .init(deadShare: nil))
         let r = try c.compact(all: all)
         print(String(format: "compacted: %d passages moved, %d bytes copied; segments %d -> %d files, %d -> %d bytes, in %.3f s",
                      r.passagesMoved, r.bytesCopied, r.segmentsBefore, r.segmentsAfter, r.bytesBefore, r.bytesAfter, r.seconds))
@@ -114,18 +122,17 @@ struct Compact: ParsableCommand {
 }
 
 /// `rwkv-emb migrate`: convert a version-1 collection to version 2.
-struct Migrate: ParsableCommand {
+struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a version-1 collection to format version 2 (the old files are kept in v1-backup/).")
 
-    @Option(help: ArgumentHelp("The collection directory.", valueName: "dir"))
-    var collection: String
+    @OptionGroup var directory: CollectionDirectory
 
     @Flag(help: "Remove v1-backup/ once the new collection is complete.")
     var deleteBackup = false
 
-    func run() throws {
-        let r = try LegacyCollection.migrate(at: URL(fileURLWithPath: collection), deleteBackup: deleteBackup)
+    func run() async throws {
+        let r = try LegacyCollection.migrate(at: directory.url, deleteBackup: deleteBackup)
         print("migrated: \(r.documents) documents; \(r.embeddingBytes) embedding bytes, \(r.stateBytes) state bytes copied; "
               + (deleteBackup ? "backup removed" : "version-1 files in \(r.backup)"))
     }

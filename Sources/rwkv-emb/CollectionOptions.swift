@@ -29,22 +29,22 @@ struct CollectionOptions: ParsableArguments {
     var url: URL { URL(fileURLWithPath: collection) }
 
     /// The checkpoint files: the options (files, directories or names), else the manifest's, else the default model.
-    func resolveCheckpoints(manifest: CollectionManifest?) throws -> (embedding: URL, reranker: URL) {
-        try ModelLocator.pairNow(model: model ?? manifest?.embeddingCheckpoint,
-                                 reranker: reranker ?? manifest?.rerankerCheckpoint)
+    func resolveCheckpoints(manifest: CollectionManifest?) async throws -> (embedding: URL, reranker: URL) {
+        try await ModelLocator.pair(model: model ?? manifest?.embeddingCheckpoint,
+                                    reranker: reranker ?? manifest?.rerankerCheckpoint)
     }
 
     /// Loads the models that `resolveCheckpoints` names.
-    func loadModels(manifest: CollectionManifest?) throws -> RetrievalModels {
-        let files = try resolveCheckpoints(manifest: manifest)
+    func loadModels(manifest: CollectionManifest?) async throws -> RetrievalModels {
+        let files = try await resolveCheckpoints(manifest: manifest)
         return try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
                                         precision: PrecisionChoice.resolve(weightPrecision))
     }
 
     /// Opens an existing collection (models only when needed).
-    func open(needsModels: Bool, writable: Bool = false) throws -> DocumentCollection {
+    func open(needsModels: Bool, writable: Bool = false) async throws -> DocumentCollection {
         let manifest = try DocumentCollection.readManifest(at: url)
-        let models = needsModels ? try loadModels(manifest: manifest) : nil
+        let models = needsModels ? try await loadModels(manifest: manifest) : nil
         let collection = try DocumentCollection.open(at: url, models: models, writable: writable)
         Self.notePrecision(collection)
         return collection

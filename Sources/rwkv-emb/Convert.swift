@@ -3,7 +3,7 @@ import Foundation
 import RWKVCheckpoint
 
 /// `rwkv-emb convert IN OUT`: a PyTorch `.pth` (or safetensors) checkpoint to safetensors.
-struct Convert: ParsableCommand {
+struct Convert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a .pth checkpoint to safetensors (same names; same dtypes and bytes unless --dtype casts).")
 
@@ -28,7 +28,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Storage dtype of the output: keep, f32, f16 or bf16 (rounded to nearest even).")
     var dtype: DTypeChoice = .keep
 
-    func run() throws {
+    func run() async throws {
         let inputURL = URL(fileURLWithPath: input), outputURL = URL(fileURLWithPath: output)
         guard inputURL.standardizedFileURL.path != outputURL.standardizedFileURL.path else {
             throw ValidationError("the output must be a different file from the input")

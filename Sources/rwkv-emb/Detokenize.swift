@@ -3,7 +3,7 @@ import Foundation
 import RWKVTokenizer
 
 /// `rwkv-emb detokenize [ids...]`: the text of token ids.
-struct Detokenize: ParsableCommand {
+struct Detokenize: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the text of token ids (RWKV world vocabulary).",
         discussion: """
@@ -24,7 +24,7 @@ struct Detokenize: ParsableCommand {
 
     @OptionGroup var options: TokenizerOptions
 
-    func run() throws {
+    func run() async throws {
         let source: String
         if ids.isEmpty {
             source = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)

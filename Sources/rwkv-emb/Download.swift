@@ -35,7 +35,7 @@ struct Download: AsyncParsableCommand {
         var configuration = DownloadConfiguration()
         configuration.maxAttempts = max(1, attempts)
         let downloader = Downloader(environment: environment, configuration: configuration)
-        let results = try await downloader.download(files, progress: ProgressReporter().handler)
+        let results = try await downloader.download(files, progress: ProgressReporter.standardError().handler)
         for result in results {
             writeToStandardOutput("\(result.file)\t\(ByteCount.format(result.size))\t\(result.url.path)\n")
         }

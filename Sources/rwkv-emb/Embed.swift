@@ -4,7 +4,7 @@ import Foundation
 import RWKVTokenizer
 
 /// `rwkv-emb embed`: texts -> embedding vectors as JSON.
-struct Embed: ParsableCommand {
+struct Embed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Embed texts (arguments, or JSONL {\"text\": ...} lines on stdin) and print JSON vectors.")
 
@@ -39,9 +39,9 @@ struct Embed: ParsableCommand {
         let embeddings: [[Float]]
     }
 
-    func run() throws {
+    func run() async throws {
         let inputs = try readTexts(texts)
-        let model = try modelOptions.loadModel()
+        let model = try await modelOptions.loadModel()
         let embedder = Embedder(model: model, tokenizer: try WorldTokenizer(), task: EmbeddingTask(rawValue: task)!,
                                 inputProtocol: InputProtocol(rawValue: inputProtocol)!, normalize: normalize)
         let vectors: [[Float]]

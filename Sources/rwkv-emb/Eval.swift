@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// `rwkv-emb eval`: NDCG@10, MRR@10, Recall@100 and MAP of each retrieval stage on a BEIR-layout data set.
-struct Eval: ParsableCommand {
+struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure retrieval quality (NDCG@10, MRR@10, Recall@100, MAP, as pytrec_eval) on a BEIR data set.",
         discussion: """
@@ -58,7 +58,7 @@ struct Eval: ParsableCommand {
 
     var stageNames: [String] { stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
-    func run() throws {
+    func run() async throws {
         if let scoreRun { return try score(runFile: scoreRun) }
         let dataset = try data.map { try BEIRDataset.load(directory: URL(fileURLWithPath: $0)) }
             ?? BEIRDataset.load(corpus: URL(fileURLWithPath: corpus!), queries: URL(fileURLWithPath: queries!), qrels: URL(fileURLWithPath: qrels!))
@@ -71,7 +71,7 @@ struct Eval: ParsableCommand {
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-emb-eval-\(UUID().uuidString)")
         defer { if temporary { try? FileManager.default.removeItem(at: url) } }
         let manifest = FileManager.default.fileExists(atPath: url.path) ? try? DocumentCollection.readManifest(at: url) : nil
-        let files = try ModelLocator.pairNow(model: model ?? manifest?.embeddingCheckpoint, reranker: reranker ?? manifest?.rerankerCheckpoint)
+        let files = try await ModelLocator.pair(model: model ?? manifest?.embeddingCheckpoint, reranker: reranker ?? manifest?.rerankerCheckpoint)
         let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
                                               precision: PrecisionChoice.resolve(weightPrecision))
         if let manifest, manifest.inputProtocol != `protocol`.rawValue || manifest.statePrecision != precision {

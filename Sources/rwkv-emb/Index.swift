@@ -4,7 +4,7 @@ import Foundation
 import RWKVRetrieval
 
 /// `rwkv-emb index`: add documents to a collection (creating it on first use).
-struct Index: ParsableCommand {
+struct Index: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Add documents to a collection: embeddings and cached reranker states.",
         discussion: """
@@ -71,7 +71,7 @@ struct Index: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let url = collectionOptions.url
         let manifest = DocumentCollection.exists(at: url) ? try DocumentCollection.readManifest(at: url) : nil
         if let manifest {
@@ -93,7 +93,7 @@ struct Index: ParsableCommand {
         // Read every input first: a bad file or line stops here, before anything is written.
         let documents = try DocumentInputs.read(paths, options: .init(include: include, exclude: exclude, format: format))
             .filter { shardAssignment.contains($0.id) }
-        let files = try collectionOptions.resolveCheckpoints(manifest: manifest)
+        let files = try await collectionOptions.resolveCheckpoints(manifest: manifest)
         let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
                                               precision: PrecisionChoice.resolve(collectionOptions.weightPrecision))
         let collection: DocumentCollection

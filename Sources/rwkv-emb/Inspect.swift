@@ -3,7 +3,7 @@ import Foundation
 import RWKVCheckpoint
 
 /// `rwkv-emb inspect FILE`: what a checkpoint holds, after loading and validating it.
-struct Inspect: ParsableCommand {
+struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a checkpoint: format, dtypes, kind, architecture, parameters, reranker layers, unused keys.")
 
@@ -38,7 +38,7 @@ struct Inspect: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let checkpoint = try CheckpointFile(contentsOf: URL(fileURLWithPath: file))
         let tensors = checkpoint.tensors
         var description = Description(

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import RWKVCheckpoint
 import RWKVTokenizer
+import RWKVSupport
 
 /// `rwkv-emb loadtest`: N concurrent clients against a running server for T seconds (loopback
 /// only); prints requests/s, tokens/s, latency percentiles and errors by status. With `--model`
@@ -87,9 +88,10 @@ struct LoadTest: AsyncParsableCommand {
         // The engine alone and the server take turns (`--rounds`), so that both see the same machine load.
         var engine: EngineBench?
         if model != nil || randomShape != nil {
-            let (model, randomShape, concurrency) = (model, randomShape, concurrency)
+            let checkpoint: URL? = if let model { try await ModelLocator.embedding(model: model) } else { nil }
+            let (randomShape, concurrency) = (randomShape, concurrency)
             engine = try await onDedicatedThread {
-                try EngineBench(model: model, randomShape: randomShape, pool: pool, tokenizer: tokenizer, batch: concurrency,
+                try EngineBench(checkpoint: checkpoint, randomShape: randomShape, pool: pool, tokenizer: tokenizer, batch: concurrency,
                                 precision: PrecisionChoice.resolve(precision))
             }
         }
@@ -199,7 +201,7 @@ struct LoadTest: AsyncParsableCommand {
                             let code = Int(response.status.code)
                             out.statuses[code, default: 0] += 1
                             if code == 200 {
-                                out.latencies.append(Self.seconds(clock.now - t0))
+                                out.latencies.append((clock.now - t0).seconds)
                                 out.tokens += tokenCounts[index]
                             } else if (code == 429 || code == 503) && backoff > .zero {
                                 try? await Task.sleep(for: backoff)
@@ -217,14 +219,9 @@ struct LoadTest: AsyncParsableCommand {
             for await part in group { all.merge(part) }
             return all
         }
-        outcome.elapsed = Self.seconds(clock.now - start)
+        outcome.elapsed = (clock.now - start).seconds
         try await client.shutdown()
         return outcome
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 
     /// Deterministic texts of the given size drawn from the benchmark text.
@@ -258,10 +255,10 @@ final class EngineBench: @unchecked Sendable {
     let batch: Int
     private var offset = 0
 
-    init(model path: String?, randomShape: ReleasedShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int,
+    init(checkpoint: URL?, randomShape: ReleasedShape?, pool: [String], tokenizer: WorldTokenizer, batch: Int,
          precision: WeightPrecision) throws {
-        let weights = if let path {
-            try EmbeddingModelWeights.load(contentsOf: ModelLocator.embeddingNow(model: path))
+        let weights = if let checkpoint {
+            try EmbeddingModelWeights.load(contentsOf: checkpoint)
         } else {
             EmbeddingModelWeights.random(architecture: (randomShape ?? .tiny).architecture, seed: 1)
         }
@@ -289,7 +286,7 @@ final class EngineBench: @unchecked Sendable {
             tokens += texts.reduce(0) { $0 + $1.count }
             passes += 1
         } while clock.now - start < limit && passes < 100_000
-        return (tokens, LoadTest.seconds(clock.now - start))
+        return (tokens, (clock.now - start).seconds)
     }
 }
 

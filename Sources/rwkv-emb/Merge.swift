@@ -3,7 +3,7 @@ import Foundation
 import RWKVRetrieval
 
 /// `rwkv-emb merge`: combine collections, shards or worker outputs into one collection.
-struct Merge: ParsableCommand {
+struct Merge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Merge collections, shards or worker outputs into one collection (created if absent).",
         discussion: """
@@ -28,7 +28,7 @@ struct Merge: ParsableCommand {
         guard !sources.isEmpty else { throw ValidationError("give at least one source directory") }
     }
 
-    func run() throws {
+    func run() async throws {
         let shardFilter = try shard.map(ShardAssignment.init(parsing:))
         let urls = sources.map { URL(fileURLWithPath: $0) }
         // Every source is checked before anything is written.

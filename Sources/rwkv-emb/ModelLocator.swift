@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import RWKVHub
 
@@ -20,8 +19,8 @@ enum ModelLocator {
     static func resolver(environment: HubEnvironment = .current) -> ModelResolver {
         ModelResolver(environment: environment,
                       currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true),
-                      executable: FallbackModel.currentExecutable,
-                      progress: ProgressReporter().handler,
+                      fallbackCandidates: FallbackSearch.candidates(),
+                      progress: ProgressReporter.standardError().handler,
                       notice: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
     }
 
@@ -43,37 +42,4 @@ enum ModelLocator {
     static func reranker(_ reranker: String) async throws -> URL {
         try await resolver().resolve(reranker, role: .reranker).url
     }
-
-    /// For synchronous commands (`ParsableCommand.run()`).
-    static func rerankerNow(_ reranker: String) throws -> URL {
-        try waitFor { try await Self.reranker(reranker) }
-    }
-
-    /// For synchronous commands (`ParsableCommand.run()`).
-    static func embeddingNow(model: String?) throws -> URL {
-        try waitFor { try await embedding(model: model) }
-    }
-
-    /// For synchronous commands (`ParsableCommand.run()`).
-    static func pairNow(model: String?, reranker: String?) throws -> (embedding: URL, reranker: URL) {
-        let urls = try waitFor { try await pair(model: model, reranker: reranker) }
-        return (urls.0, urls.1)
-    }
-
-    /// Runs async work to completion from synchronous code (never from the cooperative pool).
-    private static func waitFor<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { box.result = .success(try await work()) } catch { box.result = .failure(error) }
-            done.signal()
-        }
-        done.wait()
-        return try box.result!.get()
-    }
-}
-
-/// The result of work finished on another thread (written once, read after the semaphore).
-private final class ResultBox<T>: @unchecked Sendable {
-    var result: Result<T, any Error>?
 }

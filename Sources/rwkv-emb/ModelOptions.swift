@@ -15,8 +15,8 @@ struct ModelOptions: ParsableArguments {
     /// `--precision` on this machine (with a note on standard error when it falls back).
     var resolvedPrecision: WeightPrecision { PrecisionChoice.resolve(precision) }
 
-    func loadModel() throws -> RWKVModel {
-        try loadModel(from: ModelLocator.embeddingNow(model: model))
+    func loadModel() async throws -> RWKVModel {
+        try loadModel(from: await ModelLocator.embedding(model: model))
     }
 
     func loadModel(from url: URL) throws -> RWKVModel {

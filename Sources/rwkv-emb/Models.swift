@@ -33,9 +33,7 @@ struct Models: AsyncParsableCommand {
             text += "\nInterrupted downloads: \(ByteCount.format(partial)) kept in blobs/*.incomplete; "
                 + "`rwkv-emb download NAME` resumes them.\n"
         }
-        let fallback = FallbackModel.locate(environment: environment,
-                                            currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                                            executable: FallbackModel.currentExecutable)
+        let fallback = FallbackModel.locate(environment: environment, candidates: FallbackSearch.candidates())
         text += "\nTest model with random weights (used only when the default model is unavailable): "
             + (fallback?.path ?? "not found") + "\n"
         text += "Any --model/--reranker also takes a file, a directory or hf:OWNER/REPO/FILE[@revision].\n"

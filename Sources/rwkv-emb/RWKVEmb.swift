@@ -2,6 +2,20 @@ import ArgumentParser
 
 @main
 struct RWKVEmb: AsyncParsableCommand {
+    /// ArgumentParser's own `main`, with the command-line hints added to library errors.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: CommandLineHint.adding(to: error))
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "rwkv-emb",
         abstract: "EmbeddingRWKV: embeddings, reusable document states and state-based reranking.",

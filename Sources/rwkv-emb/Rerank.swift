@@ -1,11 +1,10 @@
 import ArgumentParser
 import EmbeddingRWKV
 import Foundation
-import RWKVCheckpoint
-import RWKVTokenizer
+import RWKVRetrieval
 
 /// `rwkv-emb rerank`: scores documents for a query with the state-based reranker, as JSON.
-struct Rerank: ParsableCommand {
+struct Rerank: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score documents (arguments, or JSONL {\"text\": ...} lines on stdin) for a query.")
 
@@ -35,12 +34,11 @@ struct Rerank: ParsableCommand {
         let results: [Result]
     }
 
-    func run() throws {
+    func run() async throws {
         let docs = try readTexts(documents)
-        let files = try ModelLocator.pairNow(model: modelOptions.model, reranker: reranker)
-        let model = try modelOptions.loadModel(from: files.embedding)
-        let weights = try RerankerWeights.load(contentsOf: files.reranker, pairedWith: model.architecture)
-        let pipeline = try StateReranker(model: model, network: try RerankerNetwork(weights, precision: model.precision), tokenizer: try WorldTokenizer())
+        let files = try await ModelLocator.pair(model: modelOptions.model, reranker: reranker)
+        let pipeline = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
+                                                precision: modelOptions.resolvedPrecision).reranker
         let scores: [RerankScore]
         if offline {
             let states = try pipeline.documentStates(for: docs)

@@ -3,7 +3,7 @@ import Foundation
 import RWKVRetrieval
 
 /// `rwkv-emb search`: dense and/or BM25 candidates, reranked from their cached states.
-struct Search: ParsableCommand {
+struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Search a collection: dense (cosine) and/or lexical (BM25) candidates, reranked from their cached states.")
 
@@ -43,37 +43,16 @@ struct Search: ParsableCommand {
         guard topK >= 1, candidates >= 1 else { throw ValidationError("--top-k and --candidates must be at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
         let filter = try parseFilter(self.filter)
-        let collection = try collectionOptions.open(needsModels: mode != .lexical || !noRerank)
+        let collection = try await collectionOptions.open(needsModels: mode != .lexical || !noRerank)
         let result = try collection.search(query, options: .init(topK: topK, candidates: candidates, rerank: !noRerank,
                                                                  mode: mode, filter: filter, group: !noGroup, exact: exact))
         let t = result.timings
         if json {
-            let hits: [[String: Any]] = result.hits.map { h in
-                var o: [String: Any] = ["id": h.id, "passage": h.passage, "start": h.start, "end": h.end, "text": h.text]
-                if let s = h.embeddingScore { o["embedding_score"] = Double(s) }
-                if let s = h.lexicalScore { o["lexical_score"] = s }
-                if let s = h.fusedScore { o["fused_score"] = s }
-                if let r = h.rerank {
-                    o["rerank_score"] = Double(r.score)
-                    o["rerank_logit"] = Double(r.logit)
-                    o["rerank_mode"] = h.rerankMode?.rawValue
-                }
-                if let m = h.metadata, let v = try? JSONSerialization.jsonObject(with: Data(m.utf8)) { o["metadata"] = v }
-                return o
-            }
-            let object: [String: Any] = [
-                "query": query, "mode": mode.rawValue, "results": hits, "documents": result.documentCount,
-                "passages": result.passageCount, "matching_passages": result.matchingPassages,
-                "candidates_reranked": result.candidatesReranked, "online_fallbacks": result.onlineFallbacks,
-                "dense_path": result.densePath?.rawValue ?? NSNull(),
-                "timings_ms": ["query_embedding": t.queryEmbedding * 1000, "filter": t.filter * 1000, "retrieval": t.retrieval * 1000,
-                               "lexical": t.lexical * 1000, "fusion": t.fusion * 1000,
-                               "state_load": t.stateLoad * 1000, "rerank": t.rerank * 1000, "total": t.total * 1000],
-            ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(SearchOutput(result, mode: mode, query: query)), as: UTF8.self))
             return
         }
         if result.hits.isEmpty { print("no documents") }

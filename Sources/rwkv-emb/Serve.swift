@@ -118,18 +118,6 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    /// `ServedModel.load` in a weight precision: the embedding model and, when given, its paired reranker.
-    private static func load(model: URL, reranker: URL?, precision: WeightPrecision) throws -> ServedModel {
-        let loaded = try EmbeddingModelWeights.loadWithReport(contentsOf: model)
-        let dtypes = loaded.report.dtypes
-        guard let reranker else {
-            return ServedModel(model: RWKVModel(loaded.weights, precision: precision), checkpointDTypes: dtypes)
-        }
-        let rerankerWeights = try RerankerWeights.load(contentsOf: reranker, pairedWith: loaded.weights.architecture)
-        return ServedModel(retrieval: try RetrievalModels(embedding: loaded.weights, reranker: rerankerWeights, precision: precision),
-                           checkpointDTypes: dtypes)
-    }
-
     func run() async throws {
         var config = ServerConfiguration()
         config.host = host
@@ -165,7 +153,7 @@ struct Serve: AsyncParsableCommand {
         let served: ServedModel
         let precision = PrecisionChoice.resolve(self.precision)
         if let modelURL {
-            served = try Self.load(model: modelURL, reranker: files?.reranker?.url, precision: precision)
+            served = try ServedModel.load(model: modelURL, reranker: files?.reranker?.url, precision: precision)
         } else {
             served = ServedModel(model: RWKVModel(EmbeddingModelWeights.random(architecture: randomShape!.architecture, seed: 1),
                                                   precision: precision))

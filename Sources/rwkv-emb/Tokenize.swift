@@ -3,7 +3,7 @@ import Foundation
 import RWKVTokenizer
 
 /// `rwkv-emb tokenize [text]`: token ids of a text.
-struct Tokenize: ParsableCommand {
+struct Tokenize: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the token ids of a text (RWKV world vocabulary).",
         discussion: """
@@ -26,7 +26,7 @@ struct Tokenize: ParsableCommand {
 
     @OptionGroup var options: TokenizerOptions
 
-    func run() throws {
+    func run() async throws {
         let tokenizer = try options.makeTokenizer()
         let ids: [Int]
         if let text {

@@ -3,7 +3,7 @@ import Foundation
 import RWKVRetrieval
 
 /// `rwkv-emb verify`: the bit-rot scrub (every checksum and SQLite's integrity check), optionally repairing.
-struct Verify: ParsableCommand {
+struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check every record of a collection (segment headers, embedding rows, state blobs, texts, SQLite) and report damage.",
         discussion: """
@@ -28,10 +28,10 @@ struct Verify: ParsableCommand {
         if drop && recompute { throw ValidationError("give --drop or --recompute, not both") }
     }
 
-    func run() throws {
+    func run() async throws {
         let url = collectionOptions.url
         let mode: VerifyRepair = drop ? .drop : recompute ? .recompute : .report
-        let models = mode == .recompute ? try collectionOptions.loadModels(manifest: try DocumentCollection.readManifest(at: url)) : nil
+        let models = mode == .recompute ? try await collectionOptions.loadModels(manifest: try DocumentCollection.readManifest(at: url)) : nil
         if mode != .report {
             let found = try DocumentCollection.verify(at: url, quick: quick)
             printReport(found)

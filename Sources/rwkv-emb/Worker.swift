@@ -6,7 +6,7 @@ import RWKVRetrieval
 /// `rwkv-emb worker`: a long-lived indexing process for cluster runners (integrations/ray): loads the
 /// models once, reads JSONL documents on standard input, adds each batch to its own collection and
 /// acknowledges it on standard output only once it is durable.
-struct Worker: ParsableCommand {
+struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Streaming indexer: JSONL documents on stdin, one acknowledgement per durable batch on stdout.",
         discussion: """
@@ -44,11 +44,11 @@ struct Worker: ParsableCommand {
     @Flag(help: "Do not compute reranker states.")
     var noStates = false
 
-    func run() throws {
+    func run() async throws {
         let shardAssignment = try shard.map(ShardAssignment.init(parsing:)) ?? .unsharded
         let url = collectionOptions.url
         let manifest = DocumentCollection.exists(at: url) ? try DocumentCollection.readManifest(at: url) : nil
-        let files = try collectionOptions.resolveCheckpoints(manifest: manifest)
+        let files = try await collectionOptions.resolveCheckpoints(manifest: manifest)
         let models = try RetrievalModels.load(embedding: files.embedding, reranker: files.reranker,
                                               precision: PrecisionChoice.resolve(collectionOptions.weightPrecision))
         let collection = try DocumentCollection.openOrCreate(

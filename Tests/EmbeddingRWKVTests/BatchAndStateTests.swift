@@ -18,22 +18,17 @@ import RWKVTestSupport
             for (e, i) in zip(batch, picked) {
                 if singles[i] == nil { singles[i] = try m.model.embed([records[i].ids])[0] }
                 let d = maxAbsDiff(e, singles[i]!)
-                DiffLog.note("batch invariance", d)
+                DiffLog.note("batch invariance", Double(d))
                 #expect(d <= 1e-5, "record \(i) in batch \(picked), step \(ws.maxRows): \(d)")
             }
         }
     }
 
-    @Test func statesSerialiseSliceAndCarry() throws {
+    @Test func statesSliceAndCarry() throws {
         let m = try TestModels.load("tiny-bf16")
         let ids = m.golden.embed[1].ids
         var state = m.model.zeroState()
         _ = try m.model.forward(ids, state: &state)
-
-        let bytes = state.serialized()
-        #expect(try RWKVState(serialized: bytes) == state)
-        #expect(throws: RWKVError.self) { try RWKVState(serialized: bytes.dropLast(4)) }
-        #expect(throws: RWKVError.self) { try RWKVState(serialized: [UInt8](repeating: 0, count: 40)) }
 
         // Slicing keeps layers verbatim, and running only the first layers gives the same prefix.
         let sliced = state.sliced(layers: 0..<2)

@@ -127,7 +127,7 @@ import RWKVTestSupport
         var worst = 0.0
         for (i, sequence) in ids.enumerated() {
             let alone = try Self.embeddings(p.model, [sequence], eos: golden.eos)[0]
-            for t in 0..<alone.count { worst = max(worst, maxAbsDiff(alone[t], batched[i][t])) }
+            for t in 0..<alone.count { worst = max(worst, Double(maxAbsDiff(alone[t], batched[i][t]))) }
         }
         print("\(name) \(precision): offline vs online \(gap), alone vs batched \(worst) (max |difference|)")
         #expect(worst <= Self.consistency, "\(name) \(precision): alone vs batched \(worst)")

@@ -24,17 +24,6 @@ enum TestModels {
     private static let cache = Memo<Loaded>()
 }
 
-/// max |a - b| over two equally long vectors (infinity when the lengths differ).
-func maxAbsDiff(_ a: [Float], _ b: [Double]) -> Double {
-    guard a.count == b.count else { return .infinity }
-    return zip(a, b).reduce(0) { max($0, abs(Double($1.0) - $1.1)) }
-}
-
-func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Double {
-    guard a.count == b.count else { return .infinity }
-    return zip(a, b).reduce(0) { max($0, Double(abs($1.0 - $1.1))) }
-}
-
 /// Records the largest difference seen per fixture section (printed by the summary test).
 enum DiffLog {
     nonisolated(unsafe) static var values: [String: Double] = [:]

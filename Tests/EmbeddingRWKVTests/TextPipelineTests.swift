@@ -29,9 +29,7 @@ import RWKVTestSupport
         let documents = m.golden.rerankOffline.filter { $0.query == batch.query }.map(\.document)
         let states = try reranker.documentStates(for: documents)
         #expect(states.allSatisfy { $0.layerCount == reranker.stateLayers })
-        // States survive serialisation (the cache path).
-        let restored = try states.map { try RWKVState(serialized: $0.serialized()) }
-        let offline = try reranker.rerankOffline(query: batch.query, documentStates: restored)
+        let offline = try reranker.rerankOffline(query: batch.query, documentStates: states)
         let online = try reranker.rerankOnline(query: batch.query, documents: documents)
         for (o, expected) in zip(offline, batch.logits) {
             #expect(abs(Double(o.logit) - expected) <= tolerance)

@@ -152,8 +152,8 @@ import RWKVTestSupport
         for tensor in tensors { try writer.add(tensor.name, shape: tensor.shape, values: tensor.values, as: .float32) }
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        try writer.write(to: directory.file("x.safetensors"))
-        return try Data(contentsOf: directory.file("x.safetensors"))
+        try writer.write(to: directory.path("x.safetensors"))
+        return try Data(contentsOf: directory.path("x.safetensors"))
     }
 
     @Test func missingTensorsWrongShapesAndNonFiniteValuesNameTheTensor() throws {

@@ -30,7 +30,7 @@ import RWKVTestSupport
                 return [pickle, lastData..<bytes.count, 0..<min(256, bytes.count)]
             }
             targets.append(Target(name: "\(model)/reranker.pth", data: pth, structure: regions))
-            let converted = directory.file("\(model).safetensors")
+            let converted = directory.path("\(model).safetensors")
             try CheckpointConversion.convert(Fixtures.rerankerCheckpoint(model), to: converted)
             let safetensors = try Data(contentsOf: converted)
             let headerEnd = 8 + Int(safetensors.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })

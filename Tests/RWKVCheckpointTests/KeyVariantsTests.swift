@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import RWKVCheckpoint
+import RWKVTestSupport
 
 /// Key-name variants real checkpoints have: extra unused tensors, the reranker token's older
 /// name, and `reranker_layer_idx` as an int64 tensor.
@@ -13,8 +14,8 @@ import RWKVCheckpoint
         try extra(&writer)
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        try writer.write(to: directory.file("x.safetensors"))
-        return try Data(contentsOf: directory.file("x.safetensors"))
+        try writer.write(to: directory.path("x.safetensors"))
+        return try Data(contentsOf: directory.path("x.safetensors"))
     }
 
     @Test func languageModelHeadAndImageTowerAreReportedAndIgnored() throws {

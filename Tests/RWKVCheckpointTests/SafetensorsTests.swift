@@ -10,7 +10,7 @@ import RWKVTestSupport
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         for (input, isEmbedding) in [(Fixtures.rerankerCheckpoint(model), false), (Fixtures.embeddingCheckpoint(model), true)] {
-            let output = directory.file(isEmbedding ? "embedding.safetensors" : "reranker.safetensors")
+            let output = directory.path(isEmbedding ? "embedding.safetensors" : "reranker.safetensors")
             try CheckpointConversion.convert(input, to: output)
             let original = try CheckpointFile(contentsOf: input)
             let converted = try CheckpointFile(contentsOf: output)
@@ -39,16 +39,16 @@ import RWKVTestSupport
         defer { directory.cleanUp() }
         let input = Fixtures.rerankerCheckpoint("tiny-bf16")
         let original = try RerankerWeights.load(contentsOf: input)
-        let f32 = directory.file("f32.safetensors")
+        let f32 = directory.path("f32.safetensors")
         let summary = try CheckpointConversion.convert(input, to: f32, dtype: .float32)
         #expect(summary.dtypes == ["float32"])
         #expect(sameTensors(try RerankerWeights.load(contentsOf: f32).namedTensors, original.namedTensors))
         // f32 -> bf16 returns the original bf16 values exactly.
-        let bf16 = directory.file("bf16.safetensors")
+        let bf16 = directory.path("bf16.safetensors")
         try CheckpointConversion.convert(f32, to: bf16, dtype: .bfloat16)
         #expect(sameTensors(try RerankerWeights.load(contentsOf: bf16).namedTensors, original.namedTensors))
         #expect(try CheckpointFile(contentsOf: bf16).rawBytes(of: "reranker.head.0.weight") == CheckpointFile(contentsOf: input).rawBytes(of: "reranker.head.0.weight"))
-        let f16 = directory.file("f16.safetensors")
+        let f16 = directory.path("f16.safetensors")
         try CheckpointConversion.convert(input, to: f16, dtype: .float16)
         let halfWeights = try RerankerWeights.load(contentsOf: f16)
         for (a, b) in zip(halfWeights.hiddenWeight.values, original.hiddenWeight.values) { #expect(abs(a - b) <= abs(b) * 1e-3 + 1e-7) }
@@ -59,7 +59,7 @@ import RWKVTestSupport
         defer { directory.cleanUp() }
         let architecture = ModelArchitecture.standard(layerCount: 2, embeddingSize: 128, vocabularySize: 300)
         let embedding = EmbeddingModelWeights.random(architecture: architecture, seed: 7)
-        let file = directory.file("random.safetensors")
+        let file = directory.path("random.safetensors")
         try CheckpointWriter.write(embedding, to: file)
         let loaded = try EmbeddingModelWeights.load(contentsOf: file)
         #expect(loaded.architecture == architecture)
@@ -68,7 +68,7 @@ import RWKVTestSupport
         #expect(EmbeddingModelWeights.random(architecture: architecture, seed: 8).fingerprint() != embedding.fingerprint())
 
         let reranker = RerankerWeights.random(architecture: ModelArchitecture.standard(layerCount: 2, embeddingSize: 128), layerIndices: [0, 1], seed: 3)
-        let rerankerFile = directory.file("reranker.safetensors")
+        let rerankerFile = directory.path("reranker.safetensors")
         try CheckpointWriter.write(reranker, to: rerankerFile, dtype: .bfloat16)
         let loadedReranker = try RerankerWeights.load(contentsOf: rerankerFile, pairedWith: architecture)
         #expect(loadedReranker.layerIndices == [0, 1])

@@ -1,16 +1,6 @@
 import Foundation
 @testable import RWKVCheckpoint
-
-/// A fresh temporary directory per test, removed by the caller with `cleanUp()`.
-struct TemporaryDirectory {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-ckpt-tests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
-    func cleanUp() { try? FileManager.default.removeItem(at: url) }
-}
+import RWKVTestSupport
 
 /// Writes a zip of stored entries (CRCs left 0: the loader does not check them), optionally with
 /// ZIP64 end records and extra fields, to test the reader independently of torch's writer.

@@ -99,16 +99,13 @@ import Testing
         await #expect(throws: HubError.self) { try await resolver.resolvePair(model: "tiny", reranker: nil) }
     }
 
-    @Test func theFallbackIsFoundFromThePackageDirectory() async throws {
+    @Test func theFallbackIsTheFirstCandidateHoldingTheModel() async throws {
         let home = try TemporaryHome()
-        let packageRoot = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
         let environment = home.environment(offlineExtra: ["HF_HUB_OFFLINE": "1"])
-        let inside = packageRoot.appendingPathComponent("Sources")
-        #expect(FallbackModel.locate(environment: environment, currentDirectory: inside, executable: nil)?.path
-            == Fixtures.root.appendingPathComponent("tiny-bf16").standardizedFileURL.path)
-        let executable = packageRoot.appendingPathComponent(".build/release/rwkv-emb")
-        #expect(FallbackModel.locate(environment: environment, currentDirectory: home.url, executable: executable) != nil)
-        #expect(FallbackModel.locate(environment: environment, currentDirectory: home.url, executable: nil) == nil)
+        let fixture = Fixtures.root.appendingPathComponent("tiny-bf16")
+        #expect(FallbackModel.locate(environment: environment, candidates: [home.url, fixture])?.path == fixture.path)
+        #expect(FallbackModel.locate(environment: environment, candidates: [home.url]) == nil)
+        #expect(FallbackModel.locate(environment: environment, candidates: []) == nil)
 
         // Without any fallback the original error comes through.
         let resolver = ModelResolver(environment: environment, currentDirectory: home.url)

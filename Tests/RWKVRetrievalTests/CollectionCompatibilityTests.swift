@@ -60,17 +60,17 @@ import RWKVTestSupport
     }
 
     /// The CLI says so on standard error when the weight precision differs.
-    @Test func commandLineNotesAPrecisionMismatch() throws {
+    @Test func commandLineNotesAPrecisionMismatch() async throws {
         let dir = try TemporaryDirectory()
         let col = dir.path("col").path
         let model = Fixtures.embeddingCheckpoint("tiny-bf16").path, reranker = Fixtures.rerankerCheckpoint("tiny-bf16").path
-        var r = try runCLI(["index", "--collection", col, "--model", model, "--reranker", reranker, "--weight-precision", "fp32", "-"], stdin: "first")
+        var r = try await runCLI(["index", "--collection", col, "--model", model, "--reranker", reranker, "--weight-precision", "fp32", "-"], stdin: "first")
         #expect(r.status == 0 && !r.stderr.contains("note: the collection"), "\(r.stderr)")
-        r = try runCLI(["index", "--collection", col, "--weight-precision", "bf16", "-"], stdin: "second")
+        r = try await runCLI(["index", "--collection", col, "--weight-precision", "bf16", "-"], stdin: "second")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("note: the collection's embeddings and states were computed with fp32 weights")
                 && r.stderr.contains("--weight-precision fp32"), "\(r.stderr)")
-        r = try runCLI(["search", "--collection", col, "--weight-precision", "bf16", "second"])
+        r = try await runCLI(["search", "--collection", col, "--weight-precision", "bf16", "second"])
         #expect(r.status == 0 && r.stderr.contains("computed with fp32 weights"), "\(r.stderr)")
     }
 }

@@ -129,7 +129,7 @@ import Glibc
     /// A damaged embedding row, state blob and segment header: search leaves the passages out and lists
     /// them, `verify` names the documents, `repair` rewrites the header and recomputes the documents to
     /// the same embeddings (or drops them).
-    @Test func verifyReportsAndRepairs() throws {
+    @Test func verifyReportsAndRepairs() async throws {
         let dir = try TemporaryDirectory()
         let models = try Models.tiny
         let source = try Self.pristine(dir, documents: 12)
@@ -192,28 +192,28 @@ import Glibc
         try Self.copy(source, to: url)
         var rng = StoreTests.Rng(state: 9)
         _ = try Self.flip(url.appendingPathComponent("segments/000001.emb"), bytes: 1, within: (64 + row3 * dimension * 4)..<(64 + (row3 + 1) * dimension * 4), rng: &rng)
-        var r = try runCLI(["verify", "--collection", url.path])
+        var r = try await runCLI(["verify", "--collection", url.path])
         #expect(r.status == 1 && r.stdout.contains("damaged: document \"doc3\"") && r.stdout.contains("1 damaged documents"), "\(r.stdout) \(r.stderr)")
-        r = try runCLI(["verify", "--collection", url.path, "--recompute"])
+        r = try await runCLI(["verify", "--collection", url.path, "--recompute"])
         #expect(r.status == 0 && r.stdout.contains("recomputed 1 documents: doc3") && r.stdout.contains("after the repair: intact"), "\(r.stdout) \(r.stderr)")
-        r = try runCLI(["verify", "--collection", url.path, "--quick"])
+        r = try await runCLI(["verify", "--collection", url.path, "--quick"])
         #expect(r.status == 0 && r.stdout.contains("verified: 12 documents, 12 passages, 2 segment files; intact"), "\(r.stdout) \(r.stderr)")
     }
 
     /// Indexing into a nearly full file system: a clear error and a non-zero exit; after freeing space
     /// the collection opens with every acknowledged document intact and none half-there, and takes the rest.
     @Test(.enabled(if: Tmpfs.unavailableReason == nil, "mounting a tmpfs needs root (CAP_SYS_ADMIN); see Tmpfs.unavailableReason"))
-    func fullDiskKeepsEveryAcknowledgedDocument() throws {
+    func fullDiskKeepsEveryAcknowledgedDocument() async throws {
         let fs = try Tmpfs(megabytes: 16)
         let dir = try TemporaryDirectory()
         let col = fs.url.appendingPathComponent("col")
         let docs = (0..<60).map { Document(id: "f\($0)", text: sampleTexts[$0 % sampleTexts.count] + " Number \($0) of the full-disk run.") }
         try dir.write("docs.jsonl", docs.map { #"{"id": "\#($0.id)", "text": "\#($0.text)"}"# }.joined(separator: "\n"))
-        var r = try runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, "-"], stdin: "first document")
+        var r = try await runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, "-"], stdin: "first document")
         #expect(r.status == 0, "\(r.stderr)")
         // About 1.5 MB free: a few batches of 4 documents fit (a tiny-model passage is 68 KB of state), not 60.
         let filler = try fs.fill(leaving: 1536 << 10)
-        r = try runCLI(["index", "--collection", col.path, "--batch-documents", "4", "--log-documents", dir.path("docs.jsonl").path])
+        r = try await runCLI(["index", "--collection", col.path, "--batch-documents", "4", "--log-documents", dir.path("docs.jsonl").path])
         #expect(r.status != 0, "indexing 60 documents into \(fs.freeBytes) free bytes succeeded")
         #expect(r.stderr.contains("no space left on the file system"), "\(r.stderr)")
         let acknowledged = r.stdout.split(separator: "\n").filter { $0.hasPrefix("added ") }.map { String($0.dropFirst(6)) }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import RWKVRetrieval
+import RWKVTestSupport
 
 /// Reading documents from files, directories, JSONL and standard input (no models needed).
 @Suite struct InputTests {

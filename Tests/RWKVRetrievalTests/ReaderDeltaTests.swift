@@ -20,17 +20,17 @@ import RWKVTestSupport
         }
     }
 
-    @Test func deletionsAreADeltaCompactionReloads() throws {
+    @Test func deletionsAreADeltaCompactionReloads() async throws {
         let dir = try TemporaryDirectory()
         let col = dir.path("col")
         try dir.write("a.jsonl", (0..<6).map { #"{"id": "d\#($0)", "text": "\#(sampleTexts[$0])", "metadata": {"n": \#($0)}}"# }.joined(separator: "\n"))
-        var r = try runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, dir.path("a.jsonl").path])
+        var r = try await runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, dir.path("a.jsonl").path])
         #expect(r.status == 0, "\(r.stderr)")
         let reader = try DocumentCollection.open(at: col, models: nil)
         #expect(reader.count == 6 && reader.fullReloads == 1)
 
         // A delete by filter in another process: the reader drops exactly those passages, no reload.
-        r = try runCLI(["delete", "--collection", col.path, "--where", #"{"n": {"$lt": 2}}"#])
+        r = try await runCLI(["delete", "--collection", col.path, "--where", #"{"n": {"$lt": 2}}"#])
         #expect(r.status == 0 && r.stdout.contains("deleted 2"), "\(r.stdout) \(r.stderr)")
         #expect(reader.count == 4 && !reader.contains(id: "d0") && !reader.contains(id: "d1"))
         #expect(reader.fullReloads == 1, "a deletion is applied as a delta")
@@ -39,7 +39,7 @@ import RWKVTestSupport
         // A replacement (old passages removed, new ones added in one commit) and a new document.
         try dir.write("b.jsonl", [#"{"id": "d2", "text": "A replaced text about walruses."}"#, #"{"id": "new", "text": "A new one."}"#].joined(separator: "\n"))
         let oldPassages = reader.passages(of: "d2").map(\.id)
-        r = try runCLI(["index", "--collection", col.path, dir.path("b.jsonl").path])
+        r = try await runCLI(["index", "--collection", col.path, dir.path("b.jsonl").path])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(reader.count == 5 && reader.fullReloads == 1)
         #expect(Set(reader.passages(of: "d2").map(\.id)).isDisjoint(with: oldPassages))
@@ -47,22 +47,22 @@ import RWKVTestSupport
         try Self.expectSameView(reader, col, "after replace")
 
         // Compaction repoints every passage: one full reload, and the same view.
-        r = try runCLI(["compact", "--collection", col.path])
+        r = try await runCLI(["compact", "--collection", col.path])
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
         #expect(reader.count == 5 && reader.fullReloads == 2)
         try Self.expectSameView(reader, col, "after compact")
 
         // After the compaction emptied the log, deletions are deltas again.
-        r = try runCLI(["delete", "--collection", col.path, "d3"])
+        r = try await runCLI(["delete", "--collection", col.path, "d3"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(reader.count == 4 && !reader.contains(id: "d3") && reader.fullReloads == 2)
         try Self.expectSameView(reader, col, "delete after compact")
 
         // A reader that last looked before a compaction and a later delete still ends up exact.
         let late = try DocumentCollection.open(at: col, models: nil)
-        r = try runCLI(["delete", "--collection", col.path, "d4"])
-        r = try runCLI(["compact", "--collection", col.path])
-        r = try runCLI(["delete", "--collection", col.path, "d5"])
+        r = try await runCLI(["delete", "--collection", col.path, "d4"])
+        r = try await runCLI(["compact", "--collection", col.path])
+        r = try await runCLI(["delete", "--collection", col.path, "d5"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(late.list().map(\.id) == ["d2", "new"] && late.fullReloads == 2)
         try Self.expectSameView(late, col, "a reader behind a compaction")

@@ -129,7 +129,7 @@ import Glibc
     }
 
     /// The CLI: `index --shard I/N` keeps that shard's documents; `merge` combines them and is idempotent.
-    @Test func indexShardsAndMergeOnTheCommandLine() throws {
+    @Test func indexShardsAndMergeOnTheCommandLine() async throws {
         let dir = try TemporaryDirectory()
         let docs = Self.documents(12)
         try dir.write("docs.jsonl", docs.map { #"{"id": "\#($0.id)", "text": "\#($0.text)"}"# }.joined(separator: "\n"))
@@ -137,7 +137,7 @@ import Glibc
         var shardPaths: [String] = []
         for i in 0..<2 {
             let col = dir.path("s\(i)").path
-            let r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
+            let r = try await runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
                                 "--shard", "\(i)/2", jsonl])
             #expect(r.status == 0, "\(r.stderr)")
             let expected = docs.filter { ShardAssignment.shard(of: $0.id, count: 2) == i }.count
@@ -145,23 +145,23 @@ import Glibc
             #expect(try DocumentCollection.readManifest(at: dir.path("s\(i)")).shard == ShardAssignment(index: i, count: 2))
             shardPaths.append(col)
         }
-        var r = try runCLI(["index", "--collection", shardPaths[0], "--shard", "1/2", jsonl])
+        var r = try await runCLI(["index", "--collection", shardPaths[0], "--shard", "1/2", jsonl])
         #expect(r.status != 0 && r.stderr.contains("holds shard 0/2, not 1/2"), "\(r.stderr)")
         let dest = dir.path("all").path
-        r = try runCLI(["merge", "--collection", dest] + shardPaths)
+        r = try await runCLI(["merge", "--collection", dest] + shardPaths)
         #expect(r.status == 0 && r.stdout.contains("holds 12 documents"), "\(r.stdout) \(r.stderr)")
-        r = try runCLI(["merge", "--collection", dest] + shardPaths)
+        r = try await runCLI(["merge", "--collection", dest] + shardPaths)
         #expect(r.status == 0 && !r.stdout.contains("merged \(shardPaths[0]): 1") && r.stdout.contains("holds 12 documents"), "\(r.stdout)")
         #expect(r.stdout.split(separator: "\n").filter { $0.contains(": 0 added, 0 replaced") }.count == 2, "\(r.stdout)")
         // Only shard 1 of the merged collection.
-        r = try runCLI(["merge", "--collection", dir.path("only1").path, "--shard", "1/2", dest])
+        r = try await runCLI(["merge", "--collection", dir.path("only1").path, "--shard", "1/2", dest])
         let ones = docs.filter { ShardAssignment.shard(of: $0.id, count: 2) == 1 }.count
         #expect(r.status == 0 && r.stdout.contains("holds \(ones) documents (shard 1/2)"), "\(r.stdout) \(r.stderr)")
-        r = try runCLI(["merge", "--collection", dest, dir.path("missing").path])
+        r = try await runCLI(["merge", "--collection", dest, dir.path("missing").path])
         #expect(r.status != 0 && r.stderr.contains("is not a collection"), "\(r.stderr)")
-        r = try runCLI(["index", "--collection", dir.path("int8").path, "--precision", "int8", "-"], stdin: "x")
+        r = try await runCLI(["index", "--collection", dir.path("int8").path, "--precision", "int8", "-"], stdin: "x")
         #expect(r.status == 0, "\(r.stderr)")
-        r = try runCLI(["merge", "--collection", dest, dir.path("int8").path])
+        r = try await runCLI(["merge", "--collection", dest, dir.path("int8").path])
         #expect(r.status != 0 && r.stderr.contains("state precision is int8"), "\(r.stderr)")
     }
 
@@ -209,7 +209,7 @@ import Glibc
 
     /// kill -9 during `merge` of several sources: the reopened destination holds each source's
     /// documents all or none, with no orphan segment files, and a rerun completes the merge.
-    @Test func mergeSurvivesSIGKILL() throws {
+    @Test func mergeSurvivesSIGKILL() async throws {
         guard let exe = cliExecutable() else { throw CLIMissing() }
         let models = try Models.tiny
         let dir = try TemporaryDirectory()
@@ -247,7 +247,7 @@ import Glibc
             #expect(names.count == c.stats().fileBytes.keys.filter { $0.hasPrefix("segments/") }.count, "no orphan segments: \(names)")
         }
         #expect(kills >= 1, "at least one merge should be killed mid-run")
-        let r = try runCLI(["merge", "--collection", dest.path] + sources.map(\.0.path))
+        let r = try await runCLI(["merge", "--collection", dest.path] + sources.map(\.0.path))
         #expect(r.status == 0, "\(r.stderr)")
         let c = try DocumentCollection.open(at: dest, models: nil)
         #expect(c.count == 6000)

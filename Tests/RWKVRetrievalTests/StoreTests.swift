@@ -302,7 +302,7 @@ import RWKVTestSupport
         #expect(v1Hits.hits.count == 5 && v1Hits.onlineFallbacks == 0)
         #expect(throws: RetrievalError.legacyFormat(path: url.path, version: 1)) { try DocumentCollection.open(at: url, models: models, writable: true) }
         #expect(throws: RetrievalError.legacyFormat(path: url.path, version: 1)) { try v1.add([Document(id: "x", text: "y")]) }
-        #expect(RetrievalError.legacyFormat(path: url.path, version: 1).description.contains("rwkv-emb migrate"))
+        #expect(RetrievalError.legacyFormat(path: url.path, version: 1).description.contains("read-only until it is migrated"))
         let embeddings = live.map { v1.embedding(id: $0)! }
         let states = live.map { v1.state(id: $0)! }
 

@@ -2,6 +2,7 @@ import EmbeddingRWKV
 import Foundation
 import RWKVServer
 import Testing
+import RWKVTestSupport
 
 /// The routes and fields that make existing TEI, OpenAI, Jina and Cohere clients work, against a
 /// real server on loopback; every value is compared with the engine's own answer.

@@ -1,10 +1,11 @@
 import Foundation
 import RWKVServer
-import XCTest
+import Testing
 
 /// Bad input gets a clear 4xx with the family's error body — never a 500 or a crash.
-final class ErrorTests: XCTestCase {
-    func testTEIValidationErrors() async throws {
+extension SerialServerSuites {
+@Suite(.serialized) struct ErrorTests {
+    @Test func teiValidationErrors() async throws {
         let server = try await TestServer.start { config in
             config.maxInputLength = 16
             config.maxClientBatchSize = 4
@@ -13,12 +14,12 @@ final class ErrorTests: XCTestCase {
         defer { Task { try? await server.stop() } }
 
         func expect(_ body: Data, _ status: Int, type: String? = nil, path: String = "/embed",
-                    file: StaticString = #filePath, line: UInt = #line) async throws {
+                    sourceLocation: SourceLocation = #_sourceLocation) async throws {
             let r = try await server.post(path, body: body)
-            XCTAssertEqual(Int(r.status.code), status, r.text, file: file, line: line)
-            let obj = try XCTUnwrap(r.json() as? [String: Any], r.text, file: file, line: line)
-            XCTAssertNotNil(obj["error"] as? String, file: file, line: line)
-            if let type { XCTAssertEqual(obj["error_type"] as? String, type, file: file, line: line) }
+            #expect(Int(r.status.code) == status, "\(r.text)", sourceLocation: sourceLocation)
+            let obj = try #require(r.json() as? [String: Any], "\(r.text)", sourceLocation: sourceLocation)
+            #expect((obj["error"] as? String) != nil, sourceLocation: sourceLocation)
+            if let type { #expect((obj["error_type"] as? String) == type, sourceLocation: sourceLocation) }
         }
         func json(_ v: Any) throws -> Data { try JSONSerialization.data(withJSONObject: v) }
 
@@ -44,61 +45,62 @@ final class ErrorTests: XCTestCase {
         // Truncation when asked, on both ends.
         for direction in ["Right", "Left"] {
             let r = try await server.post("/embed", json: ["inputs": long, "truncate": true, "truncation_direction": direction])
-            XCTAssertEqual(r.status, .ok, r.text)
+            #expect(r.status == .ok, "\(r.text)")
         }
         let tokens = FixtureModel.served.tokenizer.encode(long)
         let right = try await server.post("/embed", json: ["inputs": long, "truncate": true])
         let viaIDs = try await server.post("/embed", json: ["inputs": Array(tokens.prefix(16))])
-        XCTAssertEqual(try right.json() as? [[Double]], try viaIDs.json() as? [[Double]])
+        #expect((try right.json() as? [[Double]]) == (try viaIDs.json() as? [[Double]]))
 
         // Unknown route and wrong method.
         let missing = try await server.get("/nope")
-        XCTAssertEqual(missing.status, .notFound)
+        #expect(missing.status == .notFound)
         let wrongMethod = try await server.get("/embed")
-        XCTAssertEqual(wrongMethod.status.code / 100, 4)
+        #expect(wrongMethod.status.code / 100 == 4)
 
         // The server is still healthy.
         let health = try await server.get("/health")
-        XCTAssertEqual(health.status, .ok)
+        #expect(health.status == .ok)
         let metrics = try await server.get("/metrics")
-        XCTAssertNotNil(metricValue(metrics.text, #"te_request_failure{err="validation"}"#))
+        #expect((metricValue(metrics.text, #"te_request_failure{err="validation"}"#)) != nil)
     }
 
-    func testOpenAIErrorBodies() async throws {
+    @Test func openAIErrorBodies() async throws {
         let server = try await TestServer.start { $0.maxInputLength = 8 }
         defer { Task { try? await server.stop() } }
         for (body, status) in [(Data("[".utf8), 400), (try JSONSerialization.data(withJSONObject: ["input": []]), 400),
                                (try JSONSerialization.data(withJSONObject: ["input": "x", "encoding_format": "hex"]), 422),
                                (try JSONSerialization.data(withJSONObject: ["input": String(repeating: "long ", count: 50)]), 422)] {
             let r = try await server.post("/v1/embeddings", body: body)
-            XCTAssertEqual(Int(r.status.code), status, r.text)
-            let err = try XCTUnwrap((try r.json() as? [String: Any])?["error"] as? [String: Any], r.text)
-            XCTAssertNotNil(err["message"] as? String)
-            XCTAssertEqual(err["type"] as? String, "invalid_request_error")
-            XCTAssertTrue(err.keys.contains("param"))
-            XCTAssertTrue(err.keys.contains("code"))
+            #expect(Int(r.status.code) == status, "\(r.text)")
+            let err = try #require((try r.json() as? [String: Any])?["error"] as? [String: Any], "\(r.text)")
+            #expect((err["message"] as? String) != nil)
+            #expect((err["type"] as? String) == "invalid_request_error")
+            #expect(err.keys.contains("param"))
+            #expect(err.keys.contains("code"))
         }
         let rr = try await server.post("/v1/rerank", json: ["query": "q", "documents": ["a"], "top_n": 0])
-        XCTAssertEqual(rr.status, .unprocessableEntity)
-        XCTAssertNotNil((try rr.json() as? [String: Any])?["error"] as? [String: Any])
+        #expect(rr.status == .unprocessableEntity)
+        #expect(((try rr.json() as? [String: Any])?["error"] as? [String: Any]) != nil)
     }
 
-    func testAPIKey() async throws {
+    @Test func apiKey() async throws {
         let server = try await TestServer.start { $0.apiKey = "s3cret" }
         defer { Task { try? await server.stop() } }
         let health = try await server.get("/health")
-        XCTAssertEqual(health.status, .ok)
+        #expect(health.status == .ok)
         let none = try await server.post("/embed", json: ["inputs": "x"])
-        XCTAssertEqual(none.status, .unauthorized)
-        XCTAssertNotNil((try none.json() as? [String: Any])?["error"] as? String)
+        #expect(none.status == .unauthorized)
+        #expect(((try none.json() as? [String: Any])?["error"] as? String) != nil)
         let wrong = try await server.post("/v1/embeddings", json: ["input": "x"], headers: [("authorization", "Bearer nope")])
-        XCTAssertEqual(wrong.status, .unauthorized)
-        XCTAssertNotNil((try wrong.json() as? [String: Any])?["error"] as? [String: Any])
+        #expect(wrong.status == .unauthorized)
+        #expect(((try wrong.json() as? [String: Any])?["error"] as? [String: Any]) != nil)
         let info = try await server.get("/info")
-        XCTAssertEqual(info.status, .unauthorized)
+        #expect(info.status == .unauthorized)
         let metrics = try await server.get("/metrics")   // public, as in TEI
-        XCTAssertEqual(metrics.status, .ok)
+        #expect(metrics.status == .ok)
         let ok = try await server.post("/embed", json: ["inputs": "x"], headers: [("authorization", "Bearer s3cret")])
-        XCTAssertEqual(ok.status, .ok, ok.text)
+        #expect(ok.status == .ok, "\(ok.text)")
     }
+}
 }

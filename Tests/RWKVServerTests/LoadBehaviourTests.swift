@@ -1,11 +1,13 @@
 import Foundation
 import RWKVServer
-import XCTest
+import Testing
+import RWKVTestSupport
 
 /// Dynamic batching, overload and graceful shutdown.
-final class LoadBehaviourTests: XCTestCase {
+extension SerialServerSuites {
+@Suite(.serialized) struct LoadBehaviourTests {
     /// Many parallel requests coalesce into shared forward passes and give the single-call vectors.
-    func testConcurrentRequestsCoalesceAndMatchSingleCalls() async throws {
+    @Test func concurrentRequestsCoalesceAndMatchSingleCalls() async throws {
         // A short pause before each batch lets concurrent requests pile up, as under real load.
         let server = try await TestServer.start { $0.artificialInferenceDelay = .milliseconds(30) }
         defer { Task { try? await server.stop() } }
@@ -24,18 +26,18 @@ final class LoadBehaviourTests: XCTestCase {
             return out
         }
         for (i, v) in results.enumerated() {
-            let got = try XCTUnwrap(v, "request \(i) failed")
-            XCTAssertLessThan(maxAbsDiff(got, expected[i]), 1e-5, "request \(i)")
+            let got = try #require(v, "request \(i) failed")
+            #expect(maxAbsDiff(got, expected[i]) < 1e-5, "request \(i)")
         }
         let metrics = try await server.get("/metrics").text
-        let passes = try XCTUnwrap(metricValue(metrics, "te_batch_next_requests_count"))
-        let singles = try XCTUnwrap(metricValue(metrics, #"te_batch_next_requests_bucket{le="1.0"}"#))
-        XCTAssertLessThan(passes, Double(texts.count), "requests were not coalesced: \(passes) passes")
-        XCTAssertLessThan(singles, passes, "no forward pass served more than one request")
+        let passes = try #require(metricValue(metrics, "te_batch_next_requests_count"))
+        let singles = try #require(metricValue(metrics, #"te_batch_next_requests_bucket{le="1.0"}"#))
+        #expect(passes < Double(texts.count), "requests were not coalesced: \(passes) passes")
+        #expect(singles < passes, "no forward pass served more than one request")
     }
 
     /// Beyond --max-concurrent-requests: 429, never 5xx.
-    func testOverloadAnswers429() async throws {
+    @Test func overloadAnswers429() async throws {
         let server = try await TestServer.start { config in
             config.maxConcurrentRequests = 2
             config.artificialInferenceDelay = .milliseconds(150)
@@ -51,24 +53,25 @@ final class LoadBehaviourTests: XCTestCase {
         }
         let statuses = replies.map { Int($0.status.code) }
         for reply in replies where reply.status == .tooManyRequests {
-            XCTAssertEqual(reply.headers.first(name: "retry-after"), "1")
-            XCTAssertEqual((try reply.json() as? [String: Any])?["error_type"] as? String, "Overloaded")
+            #expect(reply.headers.first(name: "retry-after") == "1")
+            #expect(((try reply.json() as? [String: Any])?["error_type"] as? String) == "Overloaded")
         }
-        XCTAssertTrue(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
-        XCTAssertTrue(statuses.contains(429), "\(statuses)")
-        XCTAssertTrue(statuses.contains(200), "\(statuses)")
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
+        #expect(statuses.contains(429), "\(statuses)")
+        #expect(statuses.contains(200), "\(statuses)")
         let health = try await server.get("/health")
-        XCTAssertEqual(health.status, .ok)
+        #expect(health.status == .ok)
     }
 
     /// A graceful shutdown (as on SIGTERM) lets an in-flight request finish.
-    func testGracefulShutdownFinishesInFlightRequest() async throws {
+    @Test func gracefulShutdownFinishesInFlightRequest() async throws {
         let server = try await TestServer.start { $0.artificialInferenceDelay = .milliseconds(1000) }
         let request = Task { try await server.post("/embed", json: ["inputs": "finish me"]) }
         try await waitUntilReceived(port: server.port, route: "/embed")
         try await server.stop()
         let reply = try await request.value
-        XCTAssertEqual(reply.status, .ok, reply.text)
-        XCTAssertEqual((try reply.json() as? [[Any]])?.count, 1)
+        #expect(reply.status == .ok, "\(reply.text)")
+        #expect(((try reply.json() as? [[Any]])?.count) == 1)
     }
+}
 }

@@ -1,22 +1,16 @@
 import Foundation
 import RWKVTestSupport
-import XCTest
+import Testing
 
 /// `rwkv-emb serve` as a child process: SIGTERM during an in-flight request lets it complete,
 /// and the process exits 0.
-final class ServeProcessTests: XCTestCase {
-    /// The built `rwkv-emb` next to this test bundle (`swift build --build-tests` builds it).
-    static var executable: URL? {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        var candidates = [Bundle.main.bundleURL.appendingPathComponent("rwkv-emb"),
-                          Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("rwkv-emb")]
-        for bundle in Bundle.allBundles { candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("rwkv-emb")) }
-        candidates.append(root.appendingPathComponent(".build/debug/rwkv-emb"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+extension SerialServerSuites {
+@Suite(.serialized) struct ServeProcessTests {
+    static var executable: URL? { cliExecutable() }
 
-    func testSIGTERMFinishesInFlightRequestAndExitsZero() async throws {
-        guard let executable = Self.executable else { throw XCTSkip("rwkv-emb is not built") }
+    @Test(.enabled(if: ServeProcessTests.executable != nil, "rwkv-emb is not built"))
+    func sigtermFinishesInFlightRequestAndExitsZero() async throws {
+        let executable = try #require(Self.executable)
         let process = Process()
         process.executableURL = executable
         process.arguments = ["serve", "--model", Fixtures.embeddingCheckpoint("tiny-bf16").path,
@@ -27,22 +21,23 @@ final class ServeProcessTests: XCTestCase {
         defer { if process.isRunning { process.terminate() } }
 
         let line = try await Self.firstLine(of: stdout.fileHandleForReading, timeout: 60)
-        let port = try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0) }, "unexpected first line: \(line)")
+        let port = try #require(line.split(separator: ":").last.flatMap { Int($0) }, "unexpected first line: \(line)")
 
         let inFlight = Task { try await TestHTTP.send(port: port, path: "/embed", body: Data(#"{"inputs": "finish me"}"#.utf8)) }
         try await waitUntilReceived(port: port, route: "/embed")
         kill(process.processIdentifier, SIGTERM)
 
         let reply = try await inFlight.value
-        XCTAssertEqual(reply.status, 200, String(decoding: reply.body, as: UTF8.self))
+        #expect(reply.status == 200, "\(String(decoding: reply.body, as: UTF8.self))")
         let status = try await Self.waitForExit(process, timeout: 30)
-        XCTAssertEqual(status, 0)
-        XCTAssertEqual(process.terminationReason, .exit)
+        #expect(status == 0)
+        #expect(process.terminationReason == .exit)
     }
 
     /// `rwkv-emb loadtest` against a server in this process: a short bounded run prints its figures.
-    func testLoadTestCommandReportsFigures() async throws {
-        guard let executable = Self.executable else { throw XCTSkip("rwkv-emb is not built") }
+    @Test(.enabled(if: ServeProcessTests.executable != nil, "rwkv-emb is not built"))
+    func loadTestCommandReportsFigures() async throws {
+        let executable = try #require(Self.executable)
         let server = try await TestServer.start()
         defer { Task { try? await server.stop() } }
         let process = Process()
@@ -53,11 +48,11 @@ final class ServeProcessTests: XCTestCase {
         try process.run()
         let output = try await Self.readAll(stdout.fileHandleForReading)
         let status = try await Self.waitForExit(process, timeout: 60)
-        XCTAssertEqual(status, 0, output)
-        XCTAssertTrue(output.contains("requests/s:"), output)
-        XCTAssertTrue(output.contains("latency ms: p50"), output)
-        XCTAssertTrue(output.contains("responses by status: 200: "), output)
-        XCTAssertTrue(output.contains("5xx: 0"), output)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("requests/s:"), "\(output)")
+        #expect(output.contains("latency ms: p50"), "\(output)")
+        #expect(output.contains("responses by status: 200: "), "\(output)")
+        #expect(output.contains("5xx: 0"), "\(output)")
     }
 
     static func readAll(_ handle: FileHandle) async throws -> String {
@@ -91,4 +86,5 @@ final class ServeProcessTests: XCTestCase {
         guard !process.isRunning else { throw CocoaError(.executableLoad) }
         return process.terminationStatus
     }
+}
 }

@@ -6,21 +6,8 @@ import RWKVTestSupport
 @Suite(.serialized) struct PrecisionCommandLineTests {
     static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
 
-    /// Runs the CLI with extra environment variables.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-        guard let exe = cliExecutable() else { throw CLIMissing() }
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
+        try await runCLI(arguments, environment: environment)
     }
 
     static func embeddings(_ r: ProcessResult) throws -> [[Double]] {
@@ -28,13 +15,13 @@ import RWKVTestSupport
         return try #require(json?["embeddings"] as? [[Double]], "\(r.stdout) \(r.stderr)")
     }
 
-    @Test func forcingFP32FallsBackWithOneLineAndComputesExactlyAsFP32() throws {
+    @Test func forcingFP32FallsBackWithOneLineAndComputesExactlyAsFP32() async throws {
         let texts = ["Hello, world", "A cat is a small feline."]
-        let fp32 = try Self.run(["embed", "--model", Self.model, "--precision", "fp32"] + texts)
+        let fp32 = try await Self.run(["embed", "--model", Self.model, "--precision", "fp32"] + texts)
         #expect(fp32.status == 0, "\(fp32.stderr)")
         #expect(!fp32.stderr.contains("note:"))
         for requested in ["int8", "bf16", "auto"] {
-            let forced = try Self.run(["embed", "--model", Self.model, "--precision", requested] + texts,
+            let forced = try await Self.run(["embed", "--model", Self.model, "--precision", requested] + texts,
                                       environment: ["RWKV_EMB_FORCE_FP32": "1"])
             #expect(forced.status == 0, "\(forced.stderr)")
             let notes = forced.stderr.split(separator: "\n").filter { $0.hasPrefix("note:") }
@@ -43,17 +30,17 @@ import RWKVTestSupport
         }
     }
 
-    @Test func int8AndBF16RunOnTheCommandLineCloseToFP32() throws {
+    @Test func int8AndBF16RunOnTheCommandLineCloseToFP32() async throws {
         let texts = ["Hello, world", "A cat is a small feline."]
-        let fp32 = try Self.embeddings(Self.run(["embed", "--model", Self.model, "--precision", "fp32", "--normalize"] + texts))
+        let fp32 = try await Self.embeddings(Self.run(["embed", "--model", Self.model, "--precision", "fp32", "--normalize"] + texts))
         for (precision, bound) in [("bf16", 0.9999), ("int8", 0.999)] {
-            let r = try Self.run(["embed", "--model", Self.model, "--precision", precision, "--normalize"] + texts)
+            let r = try await Self.run(["embed", "--model", Self.model, "--precision", precision, "--normalize"] + texts)
             #expect(r.status == 0, "\(r.stderr)")
             for (a, b) in zip(try Self.embeddings(r), fp32) {
                 #expect(zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } >= bound, "\(precision)")
             }
         }
-        let bad = try Self.run(["embed", "--model", Self.model, "--precision", "fp8", "x"])
+        let bad = try await Self.run(["embed", "--model", Self.model, "--precision", "fp8", "x"])
         #expect(bad.status != 0 && bad.stderr.contains("precision"))
     }
 }

@@ -7,12 +7,12 @@ import RWKVTestSupport
     static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
     static let reranker = Fixtures.rerankerCheckpoint("tiny-bf16").path
 
-    @Test func evaluatesEveryStageWritesARunAndReusesTheCollection() throws {
+    @Test func evaluatesEveryStageWritesARunAndReusesTheCollection() async throws {
         let dir = try TemporaryDirectory()
         let data = dir.path("data")
         try SyntheticBEIR(documents: 80, queries: 12).write(to: data)
         let col = dir.path("col").path, run = dir.path("run.txt").path
-        var r = try runCLI(["eval", "--data", data.path, "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
+        var r = try await runCLI(["eval", "--data", data.path, "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
                             "--depth", "10", "--stages", "dense,lexical,hybrid,hybrid+rerank", "--run", run, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("progress: dense: 12/12 queries"), "\(r.stderr)")
@@ -37,7 +37,7 @@ import RWKVTestSupport
         let lines = try String(contentsOfFile: run, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 4 * 12 * 10)
         #expect(lines[0].split(separator: " ").count == 6 && lines[0].hasSuffix(" dense") && lines[0].contains(" Q0 "))
-        r = try runCLI(["eval", "--score-run", run, "--data", data.path, "--json"])
+        r = try await runCLI(["eval", "--score-run", run, "--data", data.path, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let rescored = try #require((try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["stages"] as? [[String: Any]])
         // One row per tag in the run file (in tag order, not the run's): matched by stage name.
@@ -49,22 +49,22 @@ import RWKVTestSupport
             }
         }
         // Reused: the second run indexes nothing new, and the table for humans has every stage and metric.
-        r = try runCLI(["eval", "--data", data.path, "--collection", col, "--depth", "10", "--stages", "dense"])
+        r = try await runCLI(["eval", "--data", data.path, "--collection", col, "--depth", "10", "--stages", "dense"])
         #expect(r.status == 0, "\(r.stderr)")
         for label in ["NDCG@10", "MRR@10", "Recall@100", "MAP", "mean ms", "dense"] { #expect(r.stdout.contains(label), "\(r.stdout)") }
         #expect(!r.stdout.contains("dense+rerank"))
     }
 
-    @Test func clearErrors() throws {
+    @Test func clearErrors() async throws {
         let dir = try TemporaryDirectory()
-        var r = try runCLI(["eval", "--corpus", dir.path("c.jsonl").path])
+        var r = try await runCLI(["eval", "--corpus", dir.path("c.jsonl").path])
         #expect(r.status != 0 && r.stderr.contains("--queries and --qrels"), "\(r.stderr)")
         try dir.write("data/corpus.jsonl", #"{"_id": "d1", "text": "a"}"# + "\n" + #"{"_id": 5}"# + "\n")
         try dir.write("data/queries.jsonl", #"{"_id": "q1", "text": "a"}"# + "\n")
         try dir.write("data/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\n")
-        r = try runCLI(["eval", "--data", dir.path("data").path, "--model", Self.model, "--reranker", Self.reranker])
+        r = try await runCLI(["eval", "--data", dir.path("data").path, "--model", Self.model, "--reranker", Self.reranker])
         #expect(r.status != 0 && r.stderr.contains("corpus.jsonl:2: missing or non-string \"text\""), "\(r.stderr)")
-        r = try runCLI(["eval", "--data", dir.path("data").path, "--stages", "dense,sparse"])
+        r = try await runCLI(["eval", "--data", dir.path("data").path, "--stages", "dense,sparse"])
         #expect(r.status != 0 && r.stderr.contains("unknown stage sparse"), "\(r.stderr)")
     }
 }

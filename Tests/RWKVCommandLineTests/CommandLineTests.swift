@@ -12,7 +12,7 @@ import Glibc
     static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
     static let reranker = Fixtures.rerankerCheckpoint("tiny-bf16").path
 
-    @Test func indexFilesJSONLAndStdinThenSearchListDeleteStats() throws {
+    @Test func indexFilesJSONLAndStdinThenSearchListDeleteStats() async throws {
         let dir = try TemporaryDirectory()
         try dir.write("docs/a.txt", sampleTexts[0])
         try dir.write("docs/sub/b.txt", sampleTexts[1])
@@ -20,7 +20,7 @@ import Glibc
         try dir.write("more.jsonl", #"{"id": "j1", "title": "Planets", "text": "\#(sampleTexts[10])", "metadata": {"k": 1}}"# + "\n")
         let col = dir.path("col").path
         let docs = dir.path("docs").path, jsonl = dir.path("more.jsonl").path
-        var r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
+        var r = try await runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
                             "--precision", "int8", "--exclude", "*.bin", "--log-documents", docs, jsonl, "-"],
                            stdin: sampleTexts[11])
         #expect(r.status == 0, "\(r.stderr)")
@@ -31,47 +31,48 @@ import Glibc
         #expect(r.stderr.contains("progress: 4/4 documents"))
 
         // Unchanged on the second run; models come from the manifest.
-        r = try runCLI(["index", "--collection", col, "--exclude", "*.bin", docs])
+        r = try await runCLI(["index", "--collection", col, "--exclude", "*.bin", docs])
         #expect(r.status == 0 && r.stdout.contains("2 unchanged"), "\(r.stdout) \(r.stderr)")
 
-        r = try runCLI(["search", "--collection", col, "--json", "--top-k", "2", "largest planet"])
+        r = try await runCLI(["search", "--collection", col, "--json", "--top-k", "2", "largest planet"])
         #expect(r.status == 0, "\(r.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-        let results = try #require(object?["results"] as? [[String: Any]])
+        let results = try #require(object?["hits"] as? [[String: Any]])
         #expect(results.count == 2)
         #expect(results.allSatisfy { $0["rerank_mode"] as? String == "offline" })
-        #expect((object?["timings_ms"] as? [String: Any])?["rerank"] != nil)
+        #expect((object?["timings"] as? [String: Any])?["rerank_ms"] != nil)
+        #expect(object?["query"] as? String == "largest planet" && object?["mode"] as? String == "hybrid")
 
-        r = try runCLI(["search", "--collection", col, "--no-rerank", "capital"])
+        r = try await runCLI(["search", "--collection", col, "--no-rerank", "capital"])
         #expect(r.status == 0 && r.stdout.contains("cosine") && r.stdout.contains("time: query embedding"))
 
-        r = try runCLI(["list", "--collection", col])
+        r = try await runCLI(["list", "--collection", col])
         #expect(r.stdout.split(separator: "\n").count == 4)
-        r = try runCLI(["delete", "--collection", col, "j1"])
+        r = try await runCLI(["delete", "--collection", col, "j1"])
         #expect(r.status == 0 && r.stdout.contains("deleted 1"))
-        r = try runCLI(["delete", "--collection", col, "nope"])
+        r = try await runCLI(["delete", "--collection", col, "nope"])
         #expect(r.status != 0 && r.stderr.contains("no document nope"))
-        r = try runCLI(["stats", "--collection", col])
+        r = try await runCLI(["stats", "--collection", col])
         #expect(r.status == 0 && r.stdout.contains("documents: 3") && r.stdout.contains("WKV int8"), "\(r.stdout)")
     }
 
-    @Test func clearErrors() throws {
+    @Test func clearErrors() async throws {
         let dir = try TemporaryDirectory()
         let col = dir.path("col").path
-        var r = try runCLI(["search", "--collection", dir.path("nothing").path, "q"])
-        #expect(r.status != 0 && r.stderr.contains("is not a collection"))
+        var r = try await runCLI(["search", "--collection", dir.path("nothing").path, "q"])
+        #expect(r.status != 0 && r.stderr.contains("is not a collection") && r.stderr.contains("create one with `rwkv-emb index --collection"), "\(r.stderr)")
         try dir.write("bad.jsonl", #"{"text": "ok"}"# + "\n" + #"{"txt": "typo"}"# + "\n")
-        r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, dir.path("bad.jsonl").path])
+        r = try await runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, dir.path("bad.jsonl").path])
         #expect(r.status != 0 && r.stderr.contains("bad.jsonl:2: missing or non-string \"text\""), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: col))  // nothing written
-        r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, dir.path("missing.txt").path])
+        r = try await runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, dir.path("missing.txt").path])
         #expect(r.status != 0 && r.stderr.contains("missing.txt: no such file or directory"))
-        r = try runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, "-"], stdin: "hello")
+        r = try await runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker, "-"], stdin: "hello")
         #expect(r.status == 0)
-        r = try runCLI(["index", "--collection", col, "--model", Fixtures.embeddingCheckpoint("small-fp16").path,
+        r = try await runCLI(["index", "--collection", col, "--model", Fixtures.embeddingCheckpoint("small-fp16").path,
                         "--reranker", Fixtures.rerankerCheckpoint("small-fp16").path, "-"], stdin: "other")
         #expect(r.status != 0 && r.stderr.contains("model mismatch"), "\(r.stderr)")
-        r = try runCLI(["index", "--collection", col, "--precision", "fp32", "-"], stdin: "x")
+        r = try await runCLI(["index", "--collection", col, "--precision", "fp32", "-"], stdin: "x")
         #expect(r.status != 0 && r.stderr.contains("stores fp16 states"))
     }
 
@@ -87,7 +88,7 @@ import Glibc
         var reported = Set<String>()
         var generator = SystemRandomNumberGenerator()
         var kills = 0
-        let models = try Models.tiny
+        let models = try RetrievalModels.load(embedding: Fixtures.embeddingCheckpoint("tiny-bf16"), reranker: Fixtures.rerankerCheckpoint("tiny-bf16"))
         for round in 0..<3 {
             let p = Process()
             p.executableURL = exe
@@ -166,10 +167,10 @@ import Glibc
 
     /// Two real processes: a reader here sees what a writer process (the CLI) commits, deletes and
     /// compacts, without reopening.
-    @Test func readerInAnotherProcessSeesCommits() throws {
+    @Test func readerInAnotherProcessSeesCommits() async throws {
         let dir = try TemporaryDirectory()
         let col = dir.path("col")
-        var r = try runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, "-"],
+        var r = try await runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, "-"],
                            stdin: #"{"id": "first", "text": "The first document about rivers."}"#)
         #expect(r.status == 0, "\(r.stderr)")
         let reader = try DocumentCollection.open(at: col, models: nil)
@@ -178,32 +179,32 @@ import Glibc
             #"{"id": "a", "text": "A walrus named Quillon lives here.", "metadata": {"group": "x"}}"#,
             #"{"id": "b", "text": "Another document.", "metadata": {"group": "y"}}"#,
         ].joined(separator: "\n"))
-        r = try runCLI(["index", "--collection", col.path, dir.path("more.jsonl").path])
+        r = try await runCLI(["index", "--collection", col.path, dir.path("more.jsonl").path])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(reader.count == 3)
         let found = try reader.search("Quillon", options: .init(topK: 3, rerank: false, mode: .lexical))
         #expect(found.hits.map(\.id) == ["a"])
         let before = reader.embedding(id: "b")
-        r = try runCLI(["delete", "--collection", col.path, "--where", #"{"group": "x"}"#])
+        r = try await runCLI(["delete", "--collection", col.path, "--where", #"{"group": "x"}"#])
         #expect(r.status == 0 && r.stdout.contains("deleted 1"), "\(r.stdout) \(r.stderr)")
         #expect(reader.count == 2 && !reader.contains(id: "a"))
-        r = try runCLI(["compact", "--collection", col.path])
+        r = try await runCLI(["compact", "--collection", col.path])
         #expect(r.status == 0 && r.stdout.contains("compacted: 2 passages moved"), "\(r.stdout) \(r.stderr)")
         #expect(reader.embedding(id: "b") == before)
         #expect(try reader.search("rivers", options: .init(topK: 3, rerank: false, mode: .lexical)).hits.map(\.id) == ["first"])
-        r = try runCLI(["list", "--collection", col.path, "--where", #"{"group": "y"}"#])
+        r = try await runCLI(["list", "--collection", col.path, "--where", #"{"group": "y"}"#])
         #expect(r.stdout.split(separator: "\n").map { $0.split(separator: "\t")[0] } == ["b"], "\(r.stdout)")
-        r = try runCLI(["search", "--collection", col.path, "--json", "--no-group", "--mode", "lexical", "--where", #"{"group": {"$bogus": 1}}"#, "x"])
+        r = try await runCLI(["search", "--collection", col.path, "--json", "--no-group", "--mode", "lexical", "--where", #"{"group": {"$bogus": 1}}"#, "x"])
         #expect(r.status != 0 && r.stderr.contains("$bogus"), "\(r.stderr)")
-        r = try runCLI(["search", "--collection", col.path, "--json", "--no-group", "--top-k", "5", "rivers"])
+        r = try await runCLI(["search", "--collection", col.path, "--json", "--no-group", "--top-k", "5", "rivers"])
         #expect(r.status == 0, "\(r.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-        let hits = try #require(object?["results"] as? [[String: Any]])
+        let hits = try #require(object?["hits"] as? [[String: Any]])
         #expect(hits.count == 2)
         for h in hits {
-            for key in ["id", "passage", "start", "end", "text", "embedding_score", "rerank_score"] { #expect(h[key] != nil, "\(key)") }
+            for key in ["id", "passage", "start", "end", "passage_id", "text", "embedding_score", "rerank_score"] { #expect(h[key] != nil, "\(key)") }
         }
-        r = try runCLI(["stats", "--collection", col.path])
+        r = try await runCLI(["stats", "--collection", col.path])
         #expect(r.status == 0 && r.stdout.contains("bytes per passage") && r.stdout.contains("SQLite"), "\(r.stdout)")
     }
 }
