@@ -121,7 +121,6 @@ final class EmbeddingService: Sendable {
     func embedAll(_ inputs: EmbeddingInputs, options: EmbedOptions, field: String,
                   timings: RequestTimings) async throws(APIError) -> (tokens: [[[Float]]], timings: RequestTimings) {
         var timings = timings
-        let method = inputs.isSingle ? "single" : "batch"
         let sequences = try prepare(inputs, options: options, field: field, countCharacters: false, timings: &timings).sequences
         let model = served.model
         let task = options.task

@@ -75,9 +75,14 @@ def _group_and_cut(hits, top_k, group):
     return hits[:top_k]
 
 
-def _response(name, mode, hits, totals, reranked, online, timings):
-    return {"collection": name, "mode": mode, "hits": hits, **totals, "candidates_reranked": reranked,
-            "online_fallbacks": online, "timings": timings}
+def _response(name, mode, hits, totals, reranked, online, timings, responses):
+    out = {"collection": name, "mode": mode, "hits": hits, **totals, "candidates_reranked": reranked,
+           "online_fallbacks": online, "timings": timings}
+    # The dense stage's path per shard (exact, hnsw, ...): one value when every shard took the same one.
+    paths = sorted({r["dense_path"] for r in responses if r and r.get("dense_path")})
+    if paths:
+        out["dense_path"] = ",".join(paths)
+    return out
 
 
 async def _gather(call, shards, route, body_for):
@@ -104,7 +109,7 @@ async def two_phase_search(call, shards, name, body):
     start = time.perf_counter()
     top_k, candidates, rerank, mode, group = _options(body)
     n = max(1, candidates if rerank else top_k)
-    base = {k: body[k] for k in ("query", "instruction", "filter") if body.get(k) is not None}
+    base = {k: body[k] for k in ("query", "instruction", "filter", "exact") if body.get(k) is not None}
     while True:
         modes = ["dense", "lexical"] if mode == "hybrid" else [mode]
         lists = {}
@@ -140,7 +145,7 @@ async def two_phase_search(call, shards, name, body):
     shard_responses = [r for m in modes for r in lists[m][0]]
     return _response(name, mode, hits, totals, reranked, online,
                      _timings(shard_responses, phase1_ms=(phase1 - start) * 1000, rerank_ms=(end - phase1) * 1000,
-                              search_ms=(end - start) * 1000, total_ms=(end - start) * 1000))
+                              search_ms=(end - start) * 1000, total_ms=(end - start) * 1000), shard_responses)
 
 
 async def one_phase_search(call, shards, name, body):
@@ -152,4 +157,4 @@ async def one_phase_search(call, shards, name, body):
     hits = _group_and_cut(_ranked(responses, field), top_k, group)
     return _response(name, mode, hits, _totals(responses), sum(r["candidates_reranked"] for r in responses),
                      sum(r["online_fallbacks"] for r in responses),
-                     _timings(responses, total_ms=(time.perf_counter() - start) * 1000))
+                     _timings(responses, total_ms=(time.perf_counter() - start) * 1000), responses)
