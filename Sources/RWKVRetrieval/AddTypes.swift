@@ -60,4 +60,6 @@ public struct CompactionReport: Sendable, Equatable {
     /// Bytes written into the new segments.
     public var bytesCopied: Int
     public var seconds: Double
+    /// The part of `seconds` spent rebuilding the ANN index without its deleted labels (0 without one).
+    public var annSeconds: Double = 0
 }

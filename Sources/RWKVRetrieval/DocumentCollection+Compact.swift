@@ -26,6 +26,26 @@ extension DocumentCollection {
 
     struct MovedPassage { var id: Int64; var emb: Int; var row: Int; var state: Int?; var offset: Int? }
 
+    /// Repoints every moved passage in one statement, its moves bound as one JSON array of
+    /// `[id, emb_segment, emb_row, state_segment, state_offset]` (the plan: scan the array, look each
+    /// passage up by its rowid). Measured: one prepared UPDATE executed per passage was most of a
+    /// 50,000-passage compaction.
+    static let repointSQL = """
+        UPDATE passages SET emb_segment = json_extract(m.value, '$[1]'), emb_row = json_extract(m.value, '$[2]'),
+          state_segment = json_extract(m.value, '$[3]'), state_offset = json_extract(m.value, '$[4]')
+        FROM json_each(?) AS m WHERE passages.id = json_extract(m.value, '$[0]')
+        """
+
+    static func movesJSON(_ moved: [MovedPassage]) -> String {
+        var json = "["
+        json.reserveCapacity(moved.count * 40 + 2)
+        for (i, m) in moved.enumerated() {
+            if i > 0 { json += "," }
+            json += "[\(m.id),\(m.emb),\(m.row),\(m.state.map(String.init) ?? "null"),\(m.offset.map(String.init) ?? "null")]"
+        }
+        return json + "]"
+    }
+
     /// Points the moved passages of this process's view at their new rows and blobs, swaps the segment
     /// pairs (measured: reloading the whole table instead took most of a 100k-passage compaction).
     private func applyCompaction(_ moved: [MovedPassage], pairs: [(SegmentFile, SegmentFile)], removed: Set<Int>,
@@ -162,8 +182,7 @@ extension DocumentCollection {
                     try db.execute(sql: "INSERT INTO segments (id, kind, sealed, bytes, crc32c, created) VALUES (?, 'states', 1, ?, ?, ?)",
                                    arguments: [s.id, s.committedBytes, Int64(sc), now])
                 }
-                let update = try db.makeStatement(sql: "UPDATE passages SET emb_segment = ?, emb_row = ?, state_segment = ?, state_offset = ? WHERE id = ?")
-                for m in moved { try update.execute(arguments: [m.emb, m.row, m.state, m.offset, m.id]) }
+                try db.execute(sql: Self.repointSQL, arguments: [Self.movesJSON(moved)])
                 for id in chosen { try db.execute(sql: "DELETE FROM segments WHERE id = ?", arguments: [id]) }
                 try CollectionSchema.bumpGeneration(db)
                 generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
@@ -182,12 +201,15 @@ extension DocumentCollection {
             for kind in [SegmentFile.Kind.emb, .states] { try? FileManager.default.removeItem(atPath: segmentPath(id: id, kind: kind)) }
         }
         syncDirectory(segmentsURL.path)
+        let annStart = clock.now
         try rebuildANN()
+        let annSeconds = seconds(clock.now - annStart)
         let after: (Int, Int) = rw.read {
             (embSegments.count + stateSegments.count,
              embSegments.values.reduce(0) { $0 + $1.committedBytes } + stateSegments.values.reduce(0) { $0 + $1.committedBytes })
         }
         return CompactionReport(segmentsBefore: before.count, segmentsAfter: after.0, bytesBefore: before.bytes, bytesAfter: after.1,
-                                passagesMoved: moved.count, bytesCopied: copied, seconds: seconds(clock.now - start))
+                                passagesMoved: moved.count, bytesCopied: copied, seconds: seconds(clock.now - start),
+                                annSeconds: annSeconds)
     }
 }
