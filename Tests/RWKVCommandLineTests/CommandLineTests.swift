@@ -90,31 +90,12 @@ import Glibc
         var kills = 0
         let models = try RetrievalModels.load(embedding: Fixtures.embeddingCheckpoint("tiny-bf16"), reranker: Fixtures.rerankerCheckpoint("tiny-bf16"))
         for round in 0..<3 {
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = ["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker,
-                           "--batch-documents", "\(1 + round)", "--log-documents", dir.path("docs.jsonl").path]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
             // Kill after a random number of newly committed documents plus a random delay.
-            let target = Int.random(in: 1...5, using: &generator)
-            var buffer = Data()
-            var fresh = 0
-            let handle = out.fileHandleForReading
-            while fresh < target {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }  // exited
-                buffer += chunk
-                fresh = String(decoding: buffer, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("added ") }.count
-            }
-            usleep(UInt32.random(in: 0...150_000, using: &generator))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            if p.terminationReason == .uncaughtSignal { kills += 1 }
-            buffer += handle.readDataToEndOfFile()
-            for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix("added ") || line.hasPrefix("unchanged ") {
+            let run = try runKilled(exe, ["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker,
+                                          "--batch-documents", "\(1 + round)", "--log-documents", dir.path("docs.jsonl").path],
+                                    killAfterAdded: Int.random(in: 1...5, using: &generator), maxDelay: 150_000, generator: &generator)
+            if run.killed { kills += 1 }
+            for line in run.lines where line.hasPrefix("added ") || line.hasPrefix("unchanged ") {
                 reported.insert(String(line.split(separator: " ", maxSplits: 1)[1]))
             }
             let c = try DocumentCollection.open(at: col, models: models, writable: true)

@@ -169,29 +169,12 @@ import RWKVTestSupport
         for round in 0..<3 {
             let docs = (0..<30).map { i in #"{"id": "r\#(round)-\#(i)", "text": "round \#(round) document \#(i) about \#(sampleTexts[i % sampleTexts.count])"}"# }
             try dir.write("docs\(round).jsonl", docs.joined(separator: "\n"))
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = ["index", "--collection", col.path, "--model", Fixtures.embeddingCheckpoint("tiny-bf16").path,
-                           "--reranker", Fixtures.rerankerCheckpoint("tiny-bf16").path, "--ann", "hnsw", "--no-states",
-                           "--batch-documents", "\(2 + round)", "--log-documents", dir.path("docs\(round).jsonl").path]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let target = Int.random(in: 2...20, using: &generator)
-            var buffer = Data()
-            let handle = out.fileHandleForReading
-            while String(decoding: buffer, as: UTF8.self).split(separator: "\n").filter({ $0.hasPrefix("added ") }).count < target {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer += chunk
-            }
-            usleep(UInt32.random(in: 0...100_000, using: &generator))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            if p.terminationReason == .uncaughtSignal { kills += 1 }
-            buffer += handle.readDataToEndOfFile()
-            for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix("added ") {
+            let run = try runKilled(exe, ["index", "--collection", col.path, "--model", Fixtures.embeddingCheckpoint("tiny-bf16").path,
+                                          "--reranker", Fixtures.rerankerCheckpoint("tiny-bf16").path, "--ann", "hnsw", "--no-states",
+                                          "--batch-documents", "\(2 + round)", "--log-documents", dir.path("docs\(round).jsonl").path],
+                                    killAfterAdded: Int.random(in: 2...20, using: &generator), maxDelay: 100_000, generator: &generator)
+            if run.killed { kills += 1 }
+            for line in run.lines where line.hasPrefix("added ") {
                 reported.insert(String(line.split(separator: " ", maxSplits: 1)[1]))
             }
             let c = try DocumentCollection.open(at: col, models: models, writable: true)

@@ -66,3 +66,29 @@ private func runCLIBlocking(_ arguments: [String], stdin: String?, environment: 
     p.waitUntilExit()
     return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
+
+/// Runs `rwkv-emb` with `arguments` (an `index ... --log-documents` run), SIGKILLs it once `added` lines
+/// reach `killAfterAdded` plus a random delay of up to `maxDelay` microseconds (or lets it exit first), and
+/// returns whether the kill landed and every line it printed: the crash tests' one way to kill an indexer.
+public func runKilled(_ executable: URL, _ arguments: [String], killAfterAdded: Int, maxDelay: UInt32,
+                      generator: inout some RandomNumberGenerator) throws -> (killed: Bool, lines: [Substring]) {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = arguments
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    var buffer = Data()
+    let handle = out.fileHandleForReading
+    while String(decoding: buffer, as: UTF8.self).split(separator: "\n").filter({ $0.hasPrefix("added ") }).count < killAfterAdded {
+        let chunk = handle.availableData
+        if chunk.isEmpty { break }  // exited
+        buffer += chunk
+    }
+    usleep(UInt32.random(in: 0...maxDelay, using: &generator))
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    buffer += handle.readDataToEndOfFile()
+    return (p.terminationReason == .uncaughtSignal, String(decoding: buffer, as: UTF8.self).split(separator: "\n"))
+}
