@@ -82,4 +82,6 @@ public struct ANNStats: Sendable, Codable {
     public var file: String?
     /// How the index was obtained in this process: "file", "built" (with the reason), or nil.
     public var origin: String?
+    /// A rebuild after compaction is running in the background (searches use the old graph meanwhile).
+    public var rebuilding: Bool?
 }

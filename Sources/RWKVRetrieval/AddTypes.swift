@@ -60,6 +60,7 @@ public struct CompactionReport: Sendable, Equatable {
     /// Bytes written into the new segments.
     public var bytesCopied: Int
     public var seconds: Double
-    /// The part of `seconds` spent rebuilding the ANN index without its deleted labels (0 without one).
-    public var annSeconds: Double = 0
+    /// Whether a rebuild of the ANN index without its deleted labels started in the background
+    /// (`DocumentCollection.waitForIndexRebuild()` waits for it; searches use the old graph meanwhile).
+    public var annRebuildStarted = false
 }

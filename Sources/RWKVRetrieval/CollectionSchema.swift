@@ -60,6 +60,7 @@ enum CollectionSchema {
     static func create(_ db: Database, manifest: CollectionManifest) throws {
         for sql in statements { try db.execute(sql: sql) }
         try PassageDeletionLog.create(db)
+        for sql in MetadataIndex.statements() { try db.execute(sql: sql) }
         for row in try manifest.rows() {
             try db.execute(sql: "INSERT INTO manifest (key, value) VALUES (?, ?)", arguments: [row.key, row.value])
         }

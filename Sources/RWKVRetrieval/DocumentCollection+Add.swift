@@ -273,6 +273,7 @@ extension DocumentCollection {
                     try db.execute(sql: "INSERT INTO documents (id, content_hash, text, metadata, shard, added) VALUES (?, ?, ?, ?, ?, ?)",
                                    arguments: [id, Data(item.hash), item.document.text, item.document.metadata,
                                                ShardAssignment.shard(of: id, count: manifest.shardCount), now])
+                    try MetadataIndex.insert(db, document: id, metadata: item.document.metadata)
                     for (k, span) in item.spans.enumerated() {
                         let stateOffset = hasStates ? firstState + (row - firstRow) * codec.blobBytes : nil
                         try db.execute(sql: """
@@ -329,7 +330,7 @@ extension DocumentCollection {
     @discardableResult
     public func delete(where filter: MetadataFilter) throws -> [String] {
         try requireWritable()
-        let c = filter.sqlCondition(metadataColumn: "d.metadata")
+        let c = filterCondition(filter)
         let ids = try db.read { db in
             try String.fetchAll(db, sql: "SELECT d.id FROM documents d WHERE \(c.sql) ORDER BY d.id", arguments: StatementArguments(c.arguments))
         }

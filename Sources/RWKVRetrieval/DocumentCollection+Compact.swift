@@ -201,15 +201,13 @@ extension DocumentCollection {
             for kind in [SegmentFile.Kind.emb, .states] { try? FileManager.default.removeItem(atPath: segmentPath(id: id, kind: kind)) }
         }
         syncDirectory(segmentsURL.path)
-        let annStart = clock.now
-        try rebuildANN()
-        let annSeconds = seconds(clock.now - annStart)
+        let annRebuild = startANNRebuildIfWasteful()
         let after: (Int, Int) = rw.read {
             (embSegments.count + stateSegments.count,
              embSegments.values.reduce(0) { $0 + $1.committedBytes } + stateSegments.values.reduce(0) { $0 + $1.committedBytes })
         }
         return CompactionReport(segmentsBefore: before.count, segmentsAfter: after.0, bytesBefore: before.bytes, bytesAfter: after.1,
                                 passagesMoved: moved.count, bytesCopied: copied, seconds: seconds(clock.now - start),
-                                annSeconds: annSeconds)
+                                annRebuildStarted: annRebuild)
     }
 }

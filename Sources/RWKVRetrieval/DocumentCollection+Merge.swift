@@ -159,6 +159,7 @@ extension DocumentCollection {
                 try db.execute(sql: "DELETE FROM documents WHERE id = ?", arguments: [d.id])
                 try db.execute(sql: "INSERT INTO documents (id, content_hash, text, metadata, shard, added) VALUES (?, ?, ?, ?, ?, ?)",
                                arguments: [d.id, Data(d.hash), d.text, d.metadata, ShardAssignment.shard(of: d.id, count: manifest.shardCount), d.added])
+                try MetadataIndex.insert(db, document: d.id, metadata: d.metadata)
                 let utf8 = Array(d.text.utf8)
                 for (p, place) in byDocument[d.id] ?? [] {
                     try db.execute(sql: """

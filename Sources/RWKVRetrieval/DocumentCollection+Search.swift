@@ -23,7 +23,7 @@ extension DocumentCollection {
             mark = now
         }
         // 1. The filter: the passages that may be returned.
-        let condition = options.filter.map { $0.sqlCondition(metadataColumn: "d.metadata") }
+        let condition = options.filter.map(filterCondition)
         let allowed = try condition.map { try matchingPassages($0) }
         let (documentCount, passageTotal) = rw.read { (table.byDocument.count, table.count) }
         let matching = allowed?.count ?? passageTotal
@@ -240,7 +240,7 @@ extension DocumentCollection {
     public func nearestWithPath(to vector: [Float], k: Int, filter: MetadataFilter? = nil, group: Bool = true,
                                 exact: Bool = false) throws -> (hits: [(id: String, passage: Int, score: Float)], path: DensePath) {
         try refresh()
-        let allowed = try filter.map { try matchingPassages($0.sqlCondition(metadataColumn: "d.metadata")) }
+        let allowed = try filter.map { try matchingPassages(filterCondition($0)) }
         var n = k
         let total = allowed?.count ?? rw.read { table.count }
         while true {

@@ -27,6 +27,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     public let compaction: CompactionPolicy
     /// A version-1 collection opened read-only (from its own files).
     public let isLegacy: Bool
+    /// The database has `metadata_index` (collections made before it get it at a writable open).
+    private(set) var metadataIndexed = false
 
     let db: any DatabaseWriter
     let segmentsURL: URL
@@ -213,10 +215,14 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         }
         do {
             if writable {
-                try db.write { db in try PassageDeletionLog.create(db) }  // collections made before the log
+                try db.write { db in  // collections made before the log and the metadata index
+                    try PassageDeletionLog.create(db)
+                    try MetadataIndex.createIfMissing(db)
+                }
                 try removeOrphanSegments()
                 removeOrphanANNFiles()
             }
+            metadataIndexed = try db.read { db in try db.tableExists(MetadataIndex.tableName) }
             try refresh()
         } catch {
             if lockFD >= 0 { close(lockFD) }
@@ -399,6 +405,11 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         do { return try db.read(body) } catch { throw RetrievalError.database(error, path: Self.databaseURL(url).path) }
     }
 
+    /// The SQL of `filter` over `documents d`: through the metadata index when the database has one.
+    func filterCondition(_ filter: MetadataFilter) -> (sql: String, arguments: [DatabaseValue]) {
+        filter.sqlCondition(metadataColumn: "d.metadata", indexedDocument: metadataIndexed ? "d.id" : nil)
+    }
+
     /// All documents (or those whose metadata matches `filter`), sorted by id.
     public func list(where filter: MetadataFilter? = nil) throws -> [DocumentSummary] {
         try refresh()
@@ -406,7 +417,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             var sql = "SELECT d.id, length(CAST(d.text AS BLOB)), d.metadata FROM documents d"
             var arguments: [DatabaseValue] = []
             if let filter {
-                let c = filter.sqlCondition(metadataColumn: "d.metadata")
+                let c = filterCondition(filter)
                 sql += " WHERE " + c.sql
                 arguments = c.arguments
             }

@@ -83,6 +83,7 @@ public enum LegacyCollection {
             let text = p.text
             try db.execute(sql: "INSERT INTO documents (id, content_hash, text, metadata, shard, added) VALUES (?, ?, ?, ?, 0, ?)",
                            arguments: [p.id, Data(p.contentHash), text, p.metadata, now])
+            try MetadataIndex.insert(db, document: p.id, metadata: p.metadata)
             guard let eb = emb.base, SegmentFile.headerSize + (p.row + 1) * rowBytes <= emb.size else {
                 throw RetrievalError.corrupt(path: emb.path, reason: "row \(p.row) of \(p.id) is past the end")
             }

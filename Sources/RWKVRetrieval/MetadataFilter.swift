@@ -317,14 +317,19 @@ public indirect enum MetadataFilter: Sendable, Equatable {
     /// A boolean SQL expression over `metadataColumn` (a column of JSON object text, or NULL) that is
     /// true exactly when `matches` is; it never evaluates to NULL. Every key and value is a bound
     /// parameter in `arguments`, in order; `metadataColumn` is the caller's SQL (never user input).
-    public func sqlCondition(metadataColumn: String) -> (sql: String, arguments: [DatabaseValue]) {
-        var compiler = SQLCompiler(column: metadataColumn)
+    ///
+    /// With `indexedDocument` (the SQL of the document's id column, e.g. `d.id`), each path is looked up
+    /// in `metadata_index` (`MetadataIndex`: one B-tree probe per condition) instead of walking every
+    /// document's JSON with `json_each`; the same documents match either way.
+    public func sqlCondition(metadataColumn: String, indexedDocument: String? = nil) -> (sql: String, arguments: [DatabaseValue]) {
+        var compiler = SQLCompiler(column: metadataColumn, indexedDocument: indexedDocument)
         let sql = compiler.compile(self)
         return (sql, compiler.arguments)
     }
 
     private struct SQLCompiler {
         let column: String
+        let indexedDocument: String?
         var arguments: [DatabaseValue] = []
         var aliases = 0
 
@@ -351,6 +356,12 @@ public indirect enum MetadataFilter: Sendable, Equatable {
                 if vs.isEmpty { return reach(path) { _, _ in "1" } }
                 return reach(path) { c, a in "NOT (" + vs.map { c.equal(a, $0) }.joined(separator: " OR ") + ")" }
             case let .contains(path, v):
+                if let document = indexedDocument {
+                    // The list's scalar elements are rows of their own (`element` = 1) at the list's path.
+                    let e = newAlias()
+                    let key = bind(MetadataIndex.pathKey(path))
+                    return "\(document) IN (SELECT \(e).document FROM \(MetadataIndex.tableName) AS \(e) WHERE \(e).path = \(key) AND \(e).element = 1 AND \(equal(e, v)))"
+                }
                 return reach(path) { c, a in
                     let e = c.newAlias()
                     return "(\(a).type = 'array' AND EXISTS (SELECT 1 FROM json_each(\(a).value) AS \(e) WHERE \(c.equal(e, v))))"
@@ -376,6 +387,11 @@ public indirect enum MetadataFilter: Sendable, Equatable {
         /// `EXISTS` a node reached by `path` (object members only, each level a `json_each`) for which
         /// `condition` holds; the keys are bound before the condition's own values (placeholder order).
         mutating func reach(_ path: [String], _ condition: (inout SQLCompiler, String) -> String) -> String {
+            if let document = indexedDocument {
+                let a = newAlias()
+                let key = bind(MetadataIndex.pathKey(path))
+                return "\(document) IN (SELECT \(a).document FROM \(MetadataIndex.tableName) AS \(a) WHERE \(a).path = \(key) AND \(a).element = 0 AND \(condition(&self, a)))"
+            }
             var from: [String] = []
             var whereParts: [String] = []
             var previous: String?

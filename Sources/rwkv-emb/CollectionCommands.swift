@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RWKVRetrieval
+import RWKVSupport
 
 /// `--where JSON`: a metadata filter (the one filter language of CLI, HTTP and Swift).
 func parseFilter(_ json: String?) throws -> MetadataFilter? {
@@ -118,6 +119,14 @@ struct Compact: AsyncParsableCommand {
         let r = try c.compact(all: all)
         print(String(format: "compacted: %d passages moved, %d bytes copied; segments %d -> %d files, %d -> %d bytes, in %.3f s",
                      r.passagesMoved, r.bytesCopied, r.segmentsBefore, r.segmentsAfter, r.bytesBefore, r.bytesAfter, r.seconds))
+        if r.annRebuildStarted {
+            // The library builds it in the background (a server keeps searching meanwhile); this
+            // command is the maintenance step, so it waits for the saved index before exiting.
+            let start = ContinuousClock.now
+            c.waitForIndexRebuild()
+            let elapsed = String(format: "%.3f", (ContinuousClock.now - start).seconds)
+            print("ANN index rebuilt without its deleted labels in \(elapsed) s (\(c.stats().ann?.origin ?? "-"))")
+        }
     }
 }
 

@@ -95,12 +95,37 @@ import RWKVTestSupport
             let got = try r.nearest(to: gen.queries(1)[0], k: 10)
             #expect(got.count == 10 && got.allSatisfy { !deleted.contains($0.id) })
         }
-        try c.compact()
+        let report = try c.compact()
+        #expect(report.annRebuildStarted, "a third of the graph's labels are deleted: over the 20% rebuild share")
+        // Searches keep working on the old graph while the new one builds.
+        let during = try c.nearest(to: gen.queries(1)[0], k: 10)
+        #expect(during.count == 10 && during.allSatisfy { !deleted.contains($0.id) })
+        c.waitForIndexRebuild()
         let after = c.stats().ann
+        #expect(after?.rebuilding == false)
         #expect(after?.deleted == 0 && after?.elements == Self.n - deleted.count, "\(String(describing: after))")
         #expect(after?.origin?.hasPrefix("built (compaction)") == true, "\(String(describing: after?.origin))")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path("c/segments").path).filter { $0.hasPrefix("ann-") }
         #expect(names.count == 1, "the old index file is removed: \(names)")
+    }
+
+    @Test func compactionKeepsAGraphWithFewDeletedLabels() throws {
+        let dir = try TemporaryDirectory()
+        let (c, gen) = try Self.collection(dir)
+        let deleted = Set((0..<Self.n).filter { $0 % 10 == 0 }.map { "d\($0)" })
+        try c.delete(ids: Array(deleted))
+        _ = try c.nearest(to: gen.queries(1)[0], k: 10)  // the graph catches up: its deleted labels marked
+        let report = try c.compact()
+        #expect(!report.annRebuildStarted, "10% deleted labels is under the 20% rebuild share")
+        #expect(report.passagesMoved == Self.n - deleted.count)
+        let after = c.stats().ann
+        #expect(after?.deleted == deleted.count && after?.elements == Self.n, "\(String(describing: after))")
+        // The kept graph's labels are passage ids, which compaction does not change: still correct.
+        for q in gen.queries(10) {
+            let got = try c.nearestWithPath(to: q, k: 10)
+            #expect(got.path == .hnsw && got.hits.count == 10 && got.hits.allSatisfy { !deleted.contains($0.id) })
+            #expect(Self.recall(got.hits, try c.nearest(to: q, k: 10, exact: true)) >= 0.7)
+        }
     }
 
     @Test func indexSurvivesReopenAndBadFilesAreRebuilt() throws {

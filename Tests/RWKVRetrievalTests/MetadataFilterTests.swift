@@ -7,24 +7,32 @@ import RWKVCheckpoint
 /// The filter language: parsing, errors, semantics, and SQL (a real SQLite through GRDB) agreeing
 /// with the Swift evaluator on thousands of random documents and filters.
 @Suite struct MetadataFilterTests {
-    /// An in-memory database holding `metadata` rows, id = index.
+    /// An in-memory database holding `metadata` rows, id = index, and their metadata index.
     func database(_ metadata: [String?]) throws -> DatabaseQueue {
         let db = try DatabaseQueue()
         try db.write { db in
             try db.execute(sql: "CREATE TABLE docs (id INTEGER PRIMARY KEY, metadata TEXT)")
+            for sql in MetadataIndex.statements(documents: "docs") { try db.execute(sql: sql) }
             for (i, m) in metadata.enumerated() {
                 try db.execute(sql: "INSERT INTO docs (id, metadata) VALUES (?, ?)", arguments: [i, m])
+                try MetadataIndex.insert(db, document: i, metadata: m)
             }
         }
         return db
     }
 
-    func sqlMatches(_ db: DatabaseQueue, _ filter: MetadataFilter) throws -> [Int] {
-        let c = filter.sqlCondition(metadataColumn: "docs.metadata")
-        return try db.read { db in
-            try Int.fetchAll(db, sql: "SELECT id FROM docs WHERE \(c.sql) ORDER BY id",
-                             arguments: StatementArguments(c.arguments.map { $0 as (any DatabaseValueConvertible)? }))
+    /// The documents the SQL matches, checked to be the same through `json_each` and the metadata index.
+    func sqlMatches(_ db: DatabaseQueue, _ filter: MetadataFilter, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Int] {
+        func run(_ c: (sql: String, arguments: [DatabaseValue])) throws -> [Int] {
+            try db.read { db in
+                try Int.fetchAll(db, sql: "SELECT id FROM docs WHERE \(c.sql) ORDER BY id",
+                                 arguments: StatementArguments(c.arguments.map { $0 as (any DatabaseValueConvertible)? }))
+            }
         }
+        let scanned = try run(filter.sqlCondition(metadataColumn: "docs.metadata"))
+        let indexed = try run(filter.sqlCondition(metadataColumn: "docs.metadata", indexedDocument: "docs.id"))
+        #expect(indexed == scanned, "metadata index vs json_each: \(filter)", sourceLocation: sourceLocation)
+        return scanned
     }
 
     func swiftMatches(_ metadata: [String?], _ filter: MetadataFilter) -> [Int] {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import EmbeddingRWKV
 import RWKVKernels
@@ -116,6 +117,54 @@ import RWKVTestSupport
         case 12: return ["$or": [randomFilter(&rng, depth: depth + 1), randomFilter(&rng, depth: depth + 1)]]
         default: return ["$not": randomFilter(&rng, depth: depth + 1)]
         }
+    }
+
+    /// A collection made before `metadata_index` existed: a read-only open filters through `json_each`,
+    /// a writable open adds the table, filled from the documents; both give the same documents, and a
+    /// deleted or replaced document takes its rows with it.
+    @Test func collectionsWithoutTheMetadataIndexGetItAtAWritableOpen() throws {
+        let dir = try TemporaryDirectory()
+        let models = try Models.tiny
+        let url = dir.path("c")
+        var rng = Rng(state: 9)
+        let docs = (0..<60).map { i in
+            Document(id: "d\(i)", text: "document \(i)", metadata: #"{"k": \#(i % 5), "tags": ["t\#(i % 3)"], "src": {"name": "n\#(i % 2)"}}"#)
+        }
+        do {
+            let c = try DocumentCollection.create(at: url, models: models)
+            try c.add(docs, embeddings: docs.map { _ in Self.unit(c.dimension, &rng) })
+            #expect(c.metadataIndexed)
+        }
+        let database = DocumentCollection.databaseURL(url).path
+        try DatabaseQueue(path: database).write { db in try db.execute(sql: "DROP TABLE metadata_index") }
+        let filters = [#"{"k": 2}"#, #"{"tags": {"$contains": "t1"}}"#, #"{"src.name": "n0", "k": {"$gte": 3}}"#, #"{"$not": {"k": {"$in": [0, 1]}}}"#]
+        func expected(_ f: MetadataFilter) -> [String] { docs.filter { f.matches(metadataJSON: $0.metadata) }.map(\.id).sorted() }
+        do {
+            let r = try DocumentCollection.open(at: url, models: models)
+            #expect(!r.metadataIndexed)
+            for text in filters {
+                let f = try MetadataFilter.parse(json: text)
+                #expect(try r.list(where: f).map(\.id) == expected(f), "\(text)")
+            }
+        }
+        let c = try DocumentCollection.open(at: url, models: models, writable: true)
+        #expect(c.metadataIndexed)
+        for text in filters {
+            let f = try MetadataFilter.parse(json: text)
+            #expect(!expected(f).isEmpty)
+            #expect(try c.list(where: f).map(\.id) == expected(f), "\(text)")
+        }
+        let deleted = try c.delete(where: try MetadataFilter.parse(json: #"{"k": 4}"#))
+        #expect(deleted.count == 12)
+        try c.add([Document(id: "d0", text: "replaced", metadata: #"{"k": 9}"#)], embeddings: [Self.unit(c.dimension, &rng)])
+        let rows = try DatabaseQueue(path: database).read { db in
+            try Row.fetchAll(db, sql: "SELECT document, count(*) FROM metadata_index GROUP BY document").map { ($0[0] as String, $0[1] as Int) }
+        }
+        let byDocument = Dictionary(uniqueKeysWithValues: rows)
+        #expect(deleted.allSatisfy { byDocument[$0] == nil }, "a deleted document's rows go with it")
+        #expect(byDocument["d0"] == 1, "a replaced document has the rows of its new metadata only")
+        #expect(byDocument["d1"] == 5, "k, tags, one element of tags, src, src.name")
+        #expect(try c.list(where: try MetadataFilter.parse(json: #"{"k": 9}"#)).map(\.id) == ["d0"])
     }
 
     /// Filtered search is exact: for random filters over thousands of random documents, the results are
