@@ -37,10 +37,7 @@ struct OpenAIRoutes: Sendable {
             throw APIError.validation(Self.tokenIDsRefused, param: "input")
         }
         try EmbedOptions.checkDimensions(body.dimensions, width: service.served.dimensions)
-        let options = try EmbedOptions(task: body.task, protocol: body.protocol,
-                                       instruction: EmbedOptions.instruction(body.instruction, promptName: body.prompt_name),
-                                       normalize: body.normalize, truncate: body.truncate,
-                                       direction: body.truncation_direction, config: config)
+        let options = try body.fields.options(config: config)
         let result = try await service.embed(body.input, options: options, field: "input", timings: timings)
         let data = result.vectors.enumerated().map { i, v in
             OpenAIEmbeddingResponse.Item(embedding: base64 ? .base64(of: v) : .float(v), index: i)

@@ -8,14 +8,20 @@ struct OpenAIEmbeddingRequest: Decodable, Sendable {
     var encoding_format: String?
     var dimensions: Int?
     var user: String?
-    // Extensions of this server.
-    var task: String?
-    var `protocol`: String?
-    var instruction: String?
-    var normalize: Bool?
-    var truncate: Bool?
-    var truncation_direction: String?
-    var prompt_name: String?
+    /// Extensions of this server: the embedding fields of the TEI routes.
+    var fields: EmbedRequestFields
+
+    private enum CodingKeys: String, CodingKey { case input, model, encoding_format, dimensions, user }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        input = try c.decode(EmbeddingInputs.self, forKey: .input)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        encoding_format = try c.decodeIfPresent(String.self, forKey: .encoding_format)
+        dimensions = try c.decodeIfPresent(Int.self, forKey: .dimensions)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
+        fields = try EmbedRequestFields(from: decoder)
+    }
 }
 
 /// A float vector or its base64 form (little-endian float32), as OpenAI returns them.

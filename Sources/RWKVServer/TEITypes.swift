@@ -4,29 +4,32 @@ import RWKVRetrieval
 
 struct TEIEmbedRequest: Decodable, Sendable {
     var inputs: EmbeddingInputs
-    var normalize: Bool?
-    var truncate: Bool?
-    var truncation_direction: String?
-    // Extensions of this server: task head, input protocol and query instruction.
-    var task: String?
-    var `protocol`: String?
-    var instruction: String?
-    /// TEI's name for an instruction preset: "query" uses the default retrieval instruction.
-    var prompt_name: String?
+    /// normalize, truncate, truncation_direction, prompt_name and this server's task, protocol, instruction.
+    var fields: EmbedRequestFields
     /// Only the model's width is accepted (it was not trained for truncated embeddings).
     var dimensions: Int?
     /// The Hugging Face task format nests the options here.
     var parameters: Parameters?
 
     struct Parameters: Decodable, Sendable {
-        var normalize: Bool?
-        var truncate: Bool?
-        var truncation_direction: String?
-        var prompt_name: String?
+        var fields: EmbedRequestFields
         var dimensions: Int?
-        var task: String?
-        var `protocol`: String?
-        var instruction: String?
+
+        init(from decoder: any Decoder) throws {
+            fields = try EmbedRequestFields(from: decoder)
+            dimensions = try decoder.container(keyedBy: DimensionsKey.self).decodeIfPresent(Int.self, forKey: .dimensions)
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey { case inputs, parameters }
+    fileprivate enum DimensionsKey: String, CodingKey { case dimensions }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        inputs = try c.decode(EmbeddingInputs.self, forKey: .inputs)
+        fields = try EmbedRequestFields(from: decoder)
+        dimensions = try decoder.container(keyedBy: DimensionsKey.self).decodeIfPresent(Int.self, forKey: .dimensions)
+        parameters = try c.decodeIfPresent(Parameters.self, forKey: .parameters)
     }
 }
 
@@ -36,15 +39,17 @@ struct TEISimilarityProbe: Decodable, Sendable {
     var inputs: Inputs
 }
 
-/// `/embed_all`: per-token embeddings.
+/// `/embed_all`: per-token embeddings (not normalised: no `normalize` field).
 struct TEIEmbedAllRequest: Decodable, Sendable {
     var inputs: EmbeddingInputs
-    var truncate: Bool?
-    var truncation_direction: String?
-    var prompt_name: String?
-    var task: String?
-    var `protocol`: String?
-    var instruction: String?
+    var fields: EmbedRequestFields
+
+    private enum CodingKeys: String, CodingKey { case inputs }
+
+    init(from decoder: any Decoder) throws {
+        inputs = try decoder.container(keyedBy: CodingKeys.self).decode(EmbeddingInputs.self, forKey: .inputs)
+        fields = try EmbedRequestFields(from: decoder, readingNormalize: false)
+    }
 }
 
 /// `/similarity` (the Hugging Face sentence-similarity task).
@@ -53,14 +58,10 @@ struct TEISimilarityRequest: Decodable, Sendable {
         var source_sentence: String
         var sentences: [String]
     }
+    /// The embedding fields but `normalize` (cosines of normalised vectors); default task: sts, the head trained for similarity.
     struct Parameters: Decodable, Sendable {
-        var truncate: Bool?
-        var truncation_direction: String?
-        var prompt_name: String?
-        // Extensions of this server (default task: sts, the head trained for similarity).
-        var task: String?
-        var `protocol`: String?
-        var instruction: String?
+        var fields: EmbedRequestFields
+        init(from decoder: any Decoder) throws { fields = try EmbedRequestFields(from: decoder, readingNormalize: false) }
     }
     var inputs: Inputs
     var parameters: Parameters?
