@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: [
-                "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "RWKVTestSupport",
+                "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "RWKVSupport", "RWKVTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
