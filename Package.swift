@@ -34,9 +34,10 @@ let package = Package(
         // Text <-> token ids (RWKV "world" vocabulary, greedy longest byte match).
         .target(
             name: "RWKVTokenizer",
+            dependencies: ["RWKVSupport"],
             resources: [.copy("Resources/rwkv_vocab_v20230424.txt"), .copy("Resources/LICENSE-vocab.txt")]
         ),
-        // Package-internal helpers with one owner each (fp16/bf16 conversion, durations, vectors, POSIX files).
+        // Package-internal helpers with one owner each (fp16/bf16 conversion, durations, vectors, hand-written JSON, POSIX files).
         .target(name: "RWKVSupport"),
         // PyTorch .pth (zip + whitelisted pickle) and safetensors; typed, validated model weights.
         .target(name: "RWKVCheckpoint", dependencies: ["RWKVSupport"]),
@@ -124,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: [
-                "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "RWKVTestSupport",
+                "RWKVRetrieval", "EmbeddingRWKV", "RWKVCheckpoint", "RWKVTokenizer", "RWKVKernels", "RWKVSupport", "RWKVTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import RWKVSupport
 
 /// Writes a safetensors file: 8-byte little-endian header length, JSON header (padded with spaces
 /// to a multiple of 8 so the data is aligned), then each tensor's bytes in the order added.
@@ -44,13 +45,13 @@ public struct SafetensorsWriter {
     func header() -> [UInt8] {
         var parts: [String] = []
         if !metadata.isEmpty {
-            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0] ?? ""))" }
+            let fields = metadata.keys.sorted().map { "\(jsonStringLiteral($0)):\(jsonStringLiteral(metadata[$0] ?? ""))" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
         for entry in entries {
             let shape = entry.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + entry.byteCount)]}")
+            parts.append("\(jsonStringLiteral(entry.name)):{\"dtype\":\"\(entry.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + entry.byteCount)]}")
             offset += entry.byteCount
         }
         var bytes = Array("{\(parts.joined(separator: ","))}".utf8)
@@ -83,21 +84,4 @@ public struct SafetensorsWriter {
             throw CheckpointError.writeFailed(path: path, reason: error.localizedDescription)
         }
     }
-}
-
-/// A JSON string literal (the escapes JSON requires; names are plain ASCII in practice).
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
 }

@@ -78,56 +78,64 @@ public struct StateCodec: Sendable, Equatable {
                 if precision == .fp32 {
                     dst.copyMemory(from: src, byteCount: 2 * c * 4)
                 } else {
-                    let h = dst.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<(2 * c) { h[i] = HalfFloat.encodeSaturating(src[i]) }
+                    Self.encodeHalves(src, count: 2 * c, into: dst, HalfFloat.encodeSaturating)
                 }
                 let w = src + 2 * c, wd = dst + shiftBytes
                 switch precision {
                 case .fp32:
                     wd.copyMemory(from: w, byteCount: wkvCount * 4)
-                case .fp16:
-                    let h = wd.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<wkvCount { h[i] = HalfFloat.encodeSaturating(w[i]) }
-                case .bf16:
-                    let h = wd.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<wkvCount { h[i] = BFloat.encode(w[i]) }
+                case .fp16: Self.encodeHalves(w, count: wkvCount, into: wd, HalfFloat.encodeSaturating)
+                case .bf16: Self.encodeHalves(w, count: wkvCount, into: wd, BFloat.encode)
                 case .int8:
                     let scales = wd.assumingMemoryBound(to: Float.self)
                     let q = (wd + rows * 4).assumingMemoryBound(to: Int8.self)
-                    for r in 0..<rows {
-                        let row = w + r * 64
-                        var m: Float = 0
-                        for i in 0..<64 { m = max(m, abs(row[i])) }
+                    quantizeRows(w, limit: 127) { r, m in
                         let scale = m / 127
                         scales[r] = scale
-                        let inv: Float = scale > 0 ? 1 / scale : 0
-                        for i in 0..<64 {
-                            q[r * 64 + i] = Int8(max(-127, min(127, (row[i] * inv).rounded(.toNearestOrEven))))
-                        }
-                    }
+                        return scale
+                    } store: { r, i, v in q[r * 64 + i] = v }
                 case .int4:
                     let scales = wd.assumingMemoryBound(to: UInt16.self)
                     let q = (wd + rows * 2).assumingMemoryBound(to: UInt8.self)
-                    for r in 0..<rows {
-                        let row = w + r * 64
-                        var m: Float = 0
-                        for i in 0..<64 { m = max(m, abs(row[i])) }
+                    quantizeRows(w, limit: 7) { r, m in
                         // The scale as stored (fp16), so that values are quantised against what decode multiplies by.
                         let h = HalfFloat.encodeSaturating(m / 7)
                         scales[r] = h
-                        let scale = HalfFloat.decode(h)
-                        let inv: Float = scale > 0 ? 1 / scale : 0
-                        for i in Swift.stride(from: 0, to: 64, by: 2) {
-                            let a = Int8(max(-7, min(7, (row[i] * inv).rounded(.toNearestOrEven))))
-                            let b = Int8(max(-7, min(7, (row[i + 1] * inv).rounded(.toNearestOrEven))))
-                            q[r * 32 + i / 2] = UInt8(bitPattern: a) & 0x0F | (UInt8(bitPattern: b) & 0x0F) << 4
-                        }
+                        return HalfFloat.decode(h)
+                    } store: { r, i, v in
+                        // Two values a byte: the even one in the low nibble.
+                        let nibble = UInt8(bitPattern: v) & 0x0F
+                        if i % 2 == 0 { q[r * 32 + i / 2] = nibble } else { q[r * 32 + i / 2] |= nibble << 4 }
                     }
                 }
             }
         }
         let pad = blobBytes - payloadBytes
         if pad > 0 { (out + payloadBytes).initializeMemory(as: UInt8.self, repeating: 0, count: pad) }
+    }
+
+    /// `count` values of `source` as 16-bit floats (fp16 or bf16, by `convert`) at `out`.
+    @inline(__always)
+    private static func encodeHalves(_ source: UnsafePointer<Float>, count: Int, into out: UnsafeMutableRawPointer,
+                                     _ convert: (Float) -> UInt16) {
+        let h = out.assumingMemoryBound(to: UInt16.self)
+        for i in 0..<count { h[i] = convert(source[i]) }
+    }
+
+    /// Symmetric quantisation of each 64-value WKV row of `w` to integers in -limit...limit: `scale` gets the
+    /// row's index and its largest magnitude, stores the scale and returns the one values are divided
+    /// by; `store` gets (row, column, value) in column order.
+    @inline(__always)
+    private func quantizeRows(_ w: UnsafePointer<Float>, limit: Float,
+                              scale: (Int, Float) -> Float, store: (Int, Int, Int8) -> Void) {
+        for r in 0..<rows {
+            let row = w + r * 64
+            var m: Float = 0
+            for i in 0..<64 { m = max(m, abs(row[i])) }
+            let s = scale(r, m)
+            let inv: Float = s > 0 ? 1 / s : 0
+            for i in 0..<64 { store(r, i, Int8(max(-limit, min(limit, (row[i] * inv).rounded(.toNearestOrEven))))) }
+        }
     }
 
     public func encode(_ state: RWKVState) -> [UInt8] {

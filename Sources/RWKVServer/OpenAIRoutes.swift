@@ -37,10 +37,7 @@ struct OpenAIRoutes: Sendable {
             throw APIError.validation(Self.tokenIDsRefused, param: "input")
         }
         try EmbedOptions.checkDimensions(body.dimensions, width: service.served.dimensions)
-        let options = try EmbedOptions(task: body.task, protocol: body.protocol,
-                                       instruction: EmbedOptions.instruction(body.instruction, promptName: body.prompt_name),
-                                       normalize: body.normalize, truncate: body.truncate,
-                                       direction: body.truncation_direction, config: config)
+        let options = try body.fields.options(config: config)
         let result = try await service.embed(body.input, options: options, field: "input", timings: timings)
         let data = result.vectors.enumerated().map { i, v in
             OpenAIEmbeddingResponse.Item(embedding: base64 ? .base64(of: v) : .float(v), index: i)
@@ -64,34 +61,31 @@ struct OpenAIRoutes: Sendable {
         if let fields = body.rank_fields, fields.isEmpty {
             throw APIError.validation("`rank_fields` cannot be empty", param: "rank_fields")
         }
-        return try await rerank(query: body.query, documents: body.documents, rankFields: body.rank_fields, model: body.model,
-                                topN: body.top_n, returnDocuments: body.return_documents ?? true, truncate: body.truncate,
-                                direction: body.truncation_direction, maxTokensPerDoc: body.max_tokens_per_doc, version: "1")
+        return try await rerank(body.request, rankFields: body.rank_fields, returnDocumentsByDefault: true, version: "1")
     }
 
     func rerankV2(_ request: Request) async throws -> Response {
-        let body = try await request.decodeJSON(CohereV2RerankRequest.self, limit: config.payloadLimit)
-        return try await rerank(query: body.query, documents: body.documents, rankFields: nil, model: body.model,
-                                topN: body.top_n, returnDocuments: body.return_documents ?? false, truncate: body.truncate,
-                                direction: body.truncation_direction, maxTokensPerDoc: body.max_tokens_per_doc, version: "2")
+        let body = try await request.decodeJSON(RerankRequest.self, limit: config.payloadLimit)
+        return try await rerank(body, rankFields: nil, returnDocumentsByDefault: false, version: "2")
     }
 
-    private func rerank(query: String, documents: [RerankDocument], rankFields: [String]?, model: String?, topN: Int?,
-                        returnDocuments: Bool, truncate: Bool?, direction: String?, maxTokensPerDoc: Int?,
+    /// Jina's (v1, documents echoed by default) and Cohere's (v2, not) rerank of `body`.
+    private func rerank(_ body: RerankRequest, rankFields: [String]?, returnDocumentsByDefault: Bool,
                         version: String) async throws -> Response {
         let timings = RequestTimings()
-        if let n = topN, n < 1 { throw APIError.validation("`top_n` must be at least 1", param: "top_n") }
+        if let n = body.top_n, n < 1 { throw APIError.validation("`top_n` must be at least 1", param: "top_n") }
+        let documents = body.documents, returnDocuments = body.return_documents ?? returnDocumentsByDefault
         var texts: [String] = []
         for (i, d) in documents.enumerated() { texts.append(try d.text(rankFields: rankFields, index: i)) }
-        let result = try await service.rerank(query: query, documents: texts, truncate: truncate,
-                                              direction: direction, field: "documents",
-                                              maxDocumentTokens: maxTokensPerDoc, timings: timings)
+        let result = try await service.rerank(query: body.query, documents: texts, truncate: body.truncate,
+                                              direction: body.truncation_direction, field: "documents",
+                                              maxDocumentTokens: body.max_tokens_per_doc, timings: timings)
         var results = result.scores.enumerated().map { i, s in
             RerankResponse.Result(index: i, relevance_score: s.score, document: returnDocuments ? documents[i].echoed : nil)
         }
         results.sort { $0.relevance_score != $1.relevance_score ? $0.relevance_score > $1.relevance_score : $0.index < $1.index }
-        if let n = topN { results = Array(results.prefix(n)) }
-        let response = RerankResponse(id: UUID().uuidString.lowercased(), model: model ?? config.modelID, results: results,
+        if let n = body.top_n { results = Array(results.prefix(n)) }
+        let response = RerankResponse(id: UUID().uuidString.lowercased(), model: body.model ?? config.modelID, results: results,
                                       usage: .init(total_tokens: result.tokens),
                                       meta: .init(api_version: .init(version: version), billed_units: .init(search_units: 1)))
         return try jsonResponse(response, headers: result.timings.headers)

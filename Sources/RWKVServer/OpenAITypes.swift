@@ -8,14 +8,20 @@ struct OpenAIEmbeddingRequest: Decodable, Sendable {
     var encoding_format: String?
     var dimensions: Int?
     var user: String?
-    // Extensions of this server.
-    var task: String?
-    var `protocol`: String?
-    var instruction: String?
-    var normalize: Bool?
-    var truncate: Bool?
-    var truncation_direction: String?
-    var prompt_name: String?
+    /// Extensions of this server: the embedding fields of the TEI routes.
+    var fields: EmbedRequestFields
+
+    private enum CodingKeys: String, CodingKey { case input, model, encoding_format, dimensions, user }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        input = try c.decode(EmbeddingInputs.self, forKey: .input)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        encoding_format = try c.decodeIfPresent(String.self, forKey: .encoding_format)
+        dimensions = try c.decodeIfPresent(Int.self, forKey: .dimensions)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
+        fields = try EmbedRequestFields(from: decoder)
+    }
 }
 
 /// A float vector or its base64 form (little-endian float32), as OpenAI returns them.
@@ -116,9 +122,9 @@ struct RerankDocument: Decodable, Sendable {
     }
 }
 
-/// `/v1/rerank`: Jina's request, with Cohere v1's fields (`rank_fields`, `max_chunks_per_doc`
-/// is accepted and ignored) and `max_tokens_per_doc`.
-struct JinaRerankRequest: Decodable, Sendable {
+/// The rerank body Jina and Cohere share: `/v2/rerank` (Cohere v2; documents are strings, objects with
+/// `text` are taken too) is this, `/v1/rerank` this and `rank_fields`.
+struct RerankRequest: Decodable, Sendable {
     var query: String
     var documents: [RerankDocument]
     var model: String?
@@ -126,20 +132,21 @@ struct JinaRerankRequest: Decodable, Sendable {
     var return_documents: Bool?
     var truncate: Bool?
     var truncation_direction: String?
-    var rank_fields: [String]?
     var max_tokens_per_doc: Int?
 }
 
-/// `/v2/rerank` (Cohere v2): documents are strings (objects with `text` are taken too).
-struct CohereV2RerankRequest: Decodable, Sendable {
-    var query: String
-    var documents: [RerankDocument]
-    var model: String?
-    var top_n: Int?
-    var max_tokens_per_doc: Int?
-    var return_documents: Bool?
-    var truncate: Bool?
-    var truncation_direction: String?
+/// `/v1/rerank`: Jina's request, with Cohere v1's fields (`rank_fields`, `max_chunks_per_doc`
+/// is accepted and ignored) and `max_tokens_per_doc`.
+struct JinaRerankRequest: Decodable, Sendable {
+    var request: RerankRequest
+    var rank_fields: [String]?
+
+    private enum CodingKeys: String, CodingKey { case rank_fields }
+
+    init(from decoder: any Decoder) throws {
+        request = try RerankRequest(from: decoder)
+        rank_fields = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent([String].self, forKey: .rank_fields)
+    }
 }
 
 /// The rerank response read by Jina and Cohere clients alike (Jina: `model`, `usage`; Cohere: `id`, `meta`).

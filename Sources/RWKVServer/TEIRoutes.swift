@@ -57,11 +57,7 @@ struct TEIRoutes: Sendable {
         // Values nested in `parameters` (the Hugging Face task format) count when not given at the top.
         let p = body.parameters
         try EmbedOptions.checkDimensions(body.dimensions ?? p?.dimensions, width: served.dimensions)
-        let options = try EmbedOptions(task: body.task ?? p?.task, protocol: body.protocol ?? p?.protocol,
-                                       instruction: EmbedOptions.instruction(body.instruction ?? p?.instruction,
-                                                                             promptName: body.prompt_name ?? p?.prompt_name),
-                                       normalize: body.normalize ?? p?.normalize, truncate: body.truncate ?? p?.truncate,
-                                       direction: body.truncation_direction ?? p?.truncation_direction, config: config)
+        let options = try body.fields.or(p?.fields).options(config: config)
         let result = try await service.embed(body.inputs, options: options, field: "inputs", timings: timings)
         return try jsonResponse(result.vectors, headers: result.timings.headers)
     }
@@ -69,10 +65,7 @@ struct TEIRoutes: Sendable {
     func embedAll(_ request: Request) async throws -> Response {
         let timings = RequestTimings()
         let body = try await request.decodeJSON(TEIEmbedAllRequest.self, limit: config.payloadLimit)
-        let options = try EmbedOptions(task: body.task, protocol: body.protocol,
-                                       instruction: EmbedOptions.instruction(body.instruction, promptName: body.prompt_name),
-                                       normalize: false, truncate: body.truncate,
-                                       direction: body.truncation_direction, config: config)
+        let options = try body.fields.options(normalize: false, config: config)
         let result = try await service.embedAll(body.inputs, options: options, field: "inputs", timings: timings)
         return try jsonResponse(result.tokens, headers: result.timings.headers)
     }
@@ -87,11 +80,7 @@ struct TEIRoutes: Sendable {
         guard !body.inputs.sentences.isEmpty else {
             throw APIError(.empty, "`inputs.sentences` cannot be empty", param: "inputs.sentences")
         }
-        let p = body.parameters
-        let options = try EmbedOptions(task: p?.task ?? "sts", protocol: p?.protocol,
-                                       instruction: EmbedOptions.instruction(p?.instruction, promptName: p?.prompt_name),
-                                       normalize: true, truncate: p?.truncate,
-                                       direction: p?.truncation_direction, config: config)
+        let options = try (body.parameters?.fields ?? EmbedRequestFields()).options(defaultTask: "sts", normalize: true, config: config)
         let texts = [body.inputs.source_sentence] + body.inputs.sentences
         let result = try await service.embed(.texts(texts, single: false), options: options, field: "inputs", timings: timings)
         let source = result.vectors[0]

@@ -4,29 +4,32 @@ import RWKVRetrieval
 
 struct TEIEmbedRequest: Decodable, Sendable {
     var inputs: EmbeddingInputs
-    var normalize: Bool?
-    var truncate: Bool?
-    var truncation_direction: String?
-    // Extensions of this server: task head, input protocol and query instruction.
-    var task: String?
-    var `protocol`: String?
-    var instruction: String?
-    /// TEI's name for an instruction preset: "query" uses the default retrieval instruction.
-    var prompt_name: String?
+    /// normalize, truncate, truncation_direction, prompt_name and this server's task, protocol, instruction.
+    var fields: EmbedRequestFields
     /// Only the model's width is accepted (it was not trained for truncated embeddings).
     var dimensions: Int?
     /// The Hugging Face task format nests the options here.
     var parameters: Parameters?
 
     struct Parameters: Decodable, Sendable {
-        var normalize: Bool?
-        var truncate: Bool?
-        var truncation_direction: String?
-        var prompt_name: String?
+        var fields: EmbedRequestFields
         var dimensions: Int?
-        var task: String?
-        var `protocol`: String?
-        var instruction: String?
+
+        init(from decoder: any Decoder) throws {
+            fields = try EmbedRequestFields(from: decoder)
+            dimensions = try decoder.container(keyedBy: DimensionsKey.self).decodeIfPresent(Int.self, forKey: .dimensions)
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey { case inputs, parameters }
+    fileprivate enum DimensionsKey: String, CodingKey { case dimensions }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        inputs = try c.decode(EmbeddingInputs.self, forKey: .inputs)
+        fields = try EmbedRequestFields(from: decoder)
+        dimensions = try decoder.container(keyedBy: DimensionsKey.self).decodeIfPresent(Int.self, forKey: .dimensions)
+        parameters = try c.decodeIfPresent(Parameters.self, forKey: .parameters)
     }
 }
 
@@ -36,15 +39,17 @@ struct TEISimilarityProbe: Decodable, Sendable {
     var inputs: Inputs
 }
 
-/// `/embed_all`: per-token embeddings.
+/// `/embed_all`: per-token embeddings (not normalised: no `normalize` field).
 struct TEIEmbedAllRequest: Decodable, Sendable {
     var inputs: EmbeddingInputs
-    var truncate: Bool?
-    var truncation_direction: String?
-    var prompt_name: String?
-    var task: String?
-    var `protocol`: String?
-    var instruction: String?
+    var fields: EmbedRequestFields
+
+    private enum CodingKeys: String, CodingKey { case inputs }
+
+    init(from decoder: any Decoder) throws {
+        inputs = try decoder.container(keyedBy: CodingKeys.self).decode(EmbeddingInputs.self, forKey: .inputs)
+        fields = try EmbedRequestFields(from: decoder, readingNormalize: false)
+    }
 }
 
 /// `/similarity` (the Hugging Face sentence-similarity task).
@@ -53,14 +58,10 @@ struct TEISimilarityRequest: Decodable, Sendable {
         var source_sentence: String
         var sentences: [String]
     }
+    /// The embedding fields but `normalize` (cosines of normalised vectors); default task: sts, the head trained for similarity.
     struct Parameters: Decodable, Sendable {
-        var truncate: Bool?
-        var truncation_direction: String?
-        var prompt_name: String?
-        // Extensions of this server (default task: sts, the head trained for similarity).
-        var task: String?
-        var `protocol`: String?
-        var instruction: String?
+        var fields: EmbedRequestFields
+        init(from decoder: any Decoder) throws { fields = try EmbedRequestFields(from: decoder, readingNormalize: false) }
     }
     var inputs: Inputs
     var parameters: Parameters?
@@ -124,7 +125,7 @@ struct TEIInfo: Encodable, Sendable {
         var embedding: Embedding
     }
     var model_id: String
-    var model_sha: String?
+    @NullWhenAbsent var model_sha: String?
     /// The dtype the engine computes in ("float32" for now; the precision work makes it the served model's).
     var model_dtype: String
     var served_model_name: String
@@ -136,42 +137,12 @@ struct TEIInfo: Encodable, Sendable {
     var max_concurrent_requests: Int
     var max_input_length: Int
     var max_batch_tokens: Int
-    var max_batch_requests: Int?
+    @NullWhenAbsent var max_batch_requests: Int?
     var max_client_batch_size: Int
     var max_client_batch_tokens: Int
     var auto_truncate: Bool
     var tokenization_workers: Int
     var version: String
-    var sha: String?
-    var docker_label: String?
-
-    enum CodingKeys: String, CodingKey {
-        case model_id, model_sha, model_dtype, served_model_name, checkpoint_dtypes, model_type, embedding_dimensions,
-             layers, reranker, max_concurrent_requests, max_input_length, max_batch_tokens, max_batch_requests,
-             max_client_batch_size, max_client_batch_tokens, auto_truncate, tokenization_workers, version, sha, docker_label
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(model_id, forKey: .model_id)
-        try c.encode(model_sha, forKey: .model_sha)
-        try c.encode(model_dtype, forKey: .model_dtype)
-        try c.encode(served_model_name, forKey: .served_model_name)
-        try c.encode(checkpoint_dtypes, forKey: .checkpoint_dtypes)
-        try c.encode(model_type, forKey: .model_type)
-        try c.encode(embedding_dimensions, forKey: .embedding_dimensions)
-        try c.encode(layers, forKey: .layers)
-        try c.encode(reranker, forKey: .reranker)
-        try c.encode(max_concurrent_requests, forKey: .max_concurrent_requests)
-        try c.encode(max_input_length, forKey: .max_input_length)
-        try c.encode(max_batch_tokens, forKey: .max_batch_tokens)
-        try c.encode(max_batch_requests, forKey: .max_batch_requests)
-        try c.encode(max_client_batch_size, forKey: .max_client_batch_size)
-        try c.encode(max_client_batch_tokens, forKey: .max_client_batch_tokens)
-        try c.encode(auto_truncate, forKey: .auto_truncate)
-        try c.encode(tokenization_workers, forKey: .tokenization_workers)
-        try c.encode(version, forKey: .version)
-        try c.encode(sha, forKey: .sha)
-        try c.encode(docker_label, forKey: .docker_label)
-    }
+    @NullWhenAbsent var sha: String?
+    @NullWhenAbsent var docker_label: String?
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RWKVSupport
 
 /// A vocabulary file could not be read or is malformed.
 ///
@@ -33,7 +34,7 @@ extension VocabularyError: CustomStringConvertible, LocalizedError {
         case let .duplicateID(line, id, firstLine):
             return "vocabulary line \(line): id \(id) is already defined on line \(firstLine)"
         case let .missingByteToken(byte):
-            return "the vocabulary has no token for the single byte 0x\(hex(byte)), "
+            return "the vocabulary has no token for the single byte 0x\(hexByte(byte)), "
                 + "so not every input could be encoded"
         }
     }
@@ -61,10 +62,4 @@ extension TokenizerError: CustomStringConvertible, LocalizedError {
     }
 
     public var errorDescription: String? { description }
-}
-
-/// Two lowercase hex digits.
-func hex(_ byte: UInt8) -> String {
-    let digits: [Character] = Array("0123456789abcdef")
-    return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
 }

@@ -90,11 +90,11 @@ struct BenchANN: AsyncParsableCommand {
             }
             var fileBytes = 0
             if save {
-                let dir = try RetrievalBench.temporaryDirectory()
-                defer { try? FileManager.default.removeItem(at: dir) }
-                let path = dir.appendingPathComponent("index.hnsw").path
-                try index.save(path: path)
-                fileBytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+                fileBytes = try RetrievalBench.withTemporaryDirectory { dir in
+                    let path = dir.appendingPathComponent("index.hnsw").path
+                    try index.save(path: path)
+                    return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+                }
             }
             print(String(format: "HNSW M=%d efConstruction=%d: built in %.1f s on %d threads (%.0f vectors/s); %.0f B/vector in memory, %@ B/vector on disk",
                          m, efConstruction, tBuild, cores, Double(n) / tBuild, Double(index.memoryBytes) / Double(n),

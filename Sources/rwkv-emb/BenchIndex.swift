@@ -30,8 +30,7 @@ struct BenchIndex: AsyncParsableCommand {
     @Option(help: "Tokens per batch.")
     var batchTokens: Int = 8192
 
-    @Option var layers: Int = 12
-    @Option var width: Int = 768
+    @OptionGroup var shape: RandomModelShape
 
     @Option(help: "Repetitions (the best of each is reported).")
     var iterations: Int = 2
@@ -42,7 +41,7 @@ struct BenchIndex: AsyncParsableCommand {
     func run() async throws {
         RetrievalBench.debugNote()
         RetrievalBench.machineNote()
-        let models = try RetrievalBench.dummyModels(layers: layers, width: width, precision: PrecisionChoice.resolve(weightPrecision))
+        let models = try shape.models(precision: PrecisionChoice.resolve(weightPrecision))
         let texts = try RetrievalBench.texts(count: documents, tokens: tokens, tokenizer: models.tokenizer)
         let embedder = Embedder(model: models.model, tokenizer: models.tokenizer, normalize: true)
         let embeddingInputs = texts.map(embedder.tokens(for:))
@@ -61,8 +60,6 @@ struct BenchIndex: AsyncParsableCommand {
             batches.append(start..<end)
             start = end
         }
-        let dir = try RetrievalBench.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
         var bare = Double.infinity, index = Double.infinity
         var phases = ""
         var overhead = 0.0
@@ -78,27 +75,29 @@ struct BenchIndex: AsyncParsableCommand {
             bare = min(bare, t)
             runs.append(String(format: "bare %.2f", t))
         }
-        for i in 0..<iterations {
-            // Alternate which runs first (the machine is shared; both see the same conditions on average).
-            if i % 2 == 0 { try runBare() }
-            let c = try DocumentCollection.create(at: dir.appendingPathComponent("c\(i)"), models: models,
-                                                  configuration: .init(statePrecision: precision))
-            let docs = texts.enumerated().map { Document(id: "d\($0.offset)", text: $0.element) }
-            var last: AddProgress?
-            let t = try RetrievalBench.time {
-                try c.add(docs, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens)) { last = $0 }
+        try RetrievalBench.withTemporaryDirectory { dir in
+            for i in 0..<iterations {
+                // Alternate which runs first (the machine is shared; both see the same conditions on average).
+                if i % 2 == 0 { try runBare() }
+                let c = try DocumentCollection.create(at: dir.appendingPathComponent("c\(i)"), models: models,
+                                                      configuration: .init(statePrecision: precision))
+                let docs = texts.enumerated().map { Document(id: "d\($0.offset)", text: $0.element) }
+                var last: AddProgress?
+                let t = try RetrievalBench.time {
+                    try c.add(docs, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens)) { last = $0 }
+                }
+                runs.append(String(format: "index %.2f", t))
+                disk = c.stats()
+                if t < index, let p = last {
+                    index = t
+                    overhead = p.prepareSeconds + p.encodeSeconds + p.writeSeconds
+                    phases = String(format: "prepare %.2f s, model %.2f s, encode states %.2f s, write + fsync %.2f s",
+                                    p.prepareSeconds, p.computeSeconds, p.encodeSeconds, p.writeSeconds)
+                }
+                if i % 2 == 1 { try runBare() }
             }
-            runs.append(String(format: "index %.2f", t))
-            disk = c.stats()
-            if t < index, let p = last {
-                index = t
-                overhead = p.prepareSeconds + p.encodeSeconds + p.writeSeconds
-                phases = String(format: "prepare %.2f s, model %.2f s, encode states %.2f s, write + fsync %.2f s",
-                                p.prepareSeconds, p.computeSeconds, p.encodeSeconds, p.writeSeconds)
-            }
-            if i % 2 == 1 { try runBare() }
         }
-        print("model: random \(layers) x \(width), state layers 0..<\(models.stateLayers), \(precision.rawValue) states, \(models.model.precision.rawValue) weights")
+        print("model: \(shape.description), state layers 0..<\(models.stateLayers), \(precision.rawValue) states, \(models.model.precision.rawValue) weights")
         print("inputs: \(documents) documents x \(tokens) tokens = \(totalTokens) model tokens (embedding + state passes), \(batches.count) batches")
         print(String(format: "bare engine: %.2f s  %7.1f docs/s  %8.0f tokens/s", bare, Double(documents) / bare, Double(totalTokens) / bare))
         print(String(format: "index:       %.2f s  %7.1f docs/s  %8.0f tokens/s", index, Double(documents) / index, Double(totalTokens) / index))

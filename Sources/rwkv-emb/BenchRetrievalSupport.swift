@@ -1,3 +1,4 @@
+import ArgumentParser
 import EmbeddingRWKV
 import Foundation
 import RWKVCheckpoint
@@ -5,6 +6,22 @@ import RWKVKernels
 import RWKVRetrieval
 import RWKVTokenizer
 import RWKVSupport
+
+/// `--layers` and `--width` of the random-weight model a benchmark runs (the released Tiny shape by default).
+struct RandomModelShape: ParsableArguments {
+    @Option(help: "Model layers (12 = Tiny shape; smaller for a quick run).")
+    var layers: Int = 12
+
+    @Option(help: "Model width (768 = Tiny shape).")
+    var width: Int = 768
+
+    /// Random weights of this shape and a random reranker at the quarter points (as `bench engine`).
+    func models(precision: WeightPrecision = .fp32) throws -> RetrievalModels {
+        try RetrievalBench.dummyModels(layers: layers, width: width, precision: precision)
+    }
+
+    var description: String { "random \(layers) x \(width)" }
+}
 
 /// Shared pieces of the collection benchmarks.
 enum RetrievalBench {
@@ -42,10 +59,22 @@ enum RetrievalBench {
         return (ContinuousClock.now - start).seconds
     }
 
+    /// A new empty directory for `body`, removed afterwards.
+    static func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
+        let url = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try body(url)
+    }
+
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-emb-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// A random unit vector of `dimension` values (the synthetic embeddings of the collection benchmarks).
+    static func randomUnitVector(dimension: Int, using rng: inout SeededGenerator) -> [Float] {
+        l2Normalized((0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) })
     }
 
     /// The machine and kernels a figure was measured with (and how loaded the machine was at the start).

@@ -36,59 +36,57 @@ struct BenchSearch: AsyncParsableCommand {
         RetrievalBench.debugNote()
         RetrievalBench.machineNote()
         let sizes = documents.split(separator: ",").compactMap { Int($0) }
-        let dir = try RetrievalBench.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        var rng = SeededGenerator(seed: 11)
-        func normalised() -> [Float] {
-            l2Normalized((0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) })
-        }
-        print("threads: \(KernelThreads.coreCount) cores; the scan splits rows over `threads` workers, one single-threaded sgemv each")
-        print("documents   matrix MB   threads   scan+top-k ms median (best)   scan GB/s (best)   copy GB/s (read+write, best)   scan / copy   scan / copy rate (bytes copied/s)")
-        for n in sizes {
-            // The matrix file as a collection stores it (rows of fp32 after a 64-byte header), memory-mapped.
-            let url = dir.appendingPathComponent("embeddings-\(n).f32")
-            _ = FileManager.default.createFile(atPath: url.path, contents: Data(count: 64))
-            let handle = try FileHandle(forWritingTo: url)
-            try handle.seekToEnd()
-            var block: [Float] = []
-            for r in 0..<n {
-                block += normalised()
-                if block.count >= 1 << 20 || r == n - 1 {
-                    handle.write(block.withUnsafeBytes { Data($0) })
-                    block.removeAll(keepingCapacity: true)
-                }
-            }
-            try handle.close()
-            let data = try Data(contentsOf: url, options: .alwaysMapped)
-            let bytes = n * dimension * 4
-            let queryVectors = (0..<queries).map { _ in normalised() }
-            let copy = copyBandwidth(bytes: bytes)
-            for threads in Array(Set([KernelThreads.coreCount, 1])).sorted(by: >) {
-                var times: [Double] = []
-                try data.withUnsafeBytes { raw in
-                    let matrix = (raw.baseAddress! + 64).assumingMemoryBound(to: Float.self)
-                    // Warm the page cache / mapping once.
-                    _ = VectorSearch.scores(matrix: matrix, rows: n, dimension: dimension, query: queryVectors[0], workers: threads)
-                    for q in queryVectors {
-                        times.append(RetrievalBench.time {
-                            let s = VectorSearch.scores(matrix: matrix, rows: n, dimension: dimension, query: q, workers: threads)
-                            _ = VectorSearch.topK(s, k: candidates)
-                        })
+        try RetrievalBench.withTemporaryDirectory { dir in
+            var rng = SeededGenerator(seed: 11)
+            func normalised() -> [Float] { RetrievalBench.randomUnitVector(dimension: dimension, using: &rng) }
+            print("threads: \(KernelThreads.coreCount) cores; the scan splits rows over `threads` workers, one single-threaded sgemv each")
+            print("documents   matrix MB   threads   scan+top-k ms median (best)   scan GB/s (best)   copy GB/s (read+write, best)   scan / copy   scan / copy rate (bytes copied/s)")
+            for n in sizes {
+                // The matrix file as a collection stores it (rows of fp32 after a 64-byte header), memory-mapped.
+                let url = dir.appendingPathComponent("embeddings-\(n).f32")
+                _ = FileManager.default.createFile(atPath: url.path, contents: Data(count: 64))
+                let handle = try FileHandle(forWritingTo: url)
+                try handle.seekToEnd()
+                var block: [Float] = []
+                for r in 0..<n {
+                    block += normalised()
+                    if block.count >= 1 << 20 || r == n - 1 {
+                        handle.write(block.withUnsafeBytes { Data($0) })
+                        block.removeAll(keepingCapacity: true)
                     }
-                    guard !times.isEmpty else { throw ValidationError("--queries must be at least 1") }
                 }
-                times.sort()
-                let median = times[times.count / 2], best = times[0]
-                let scanRate = Double(bytes) / best / 1e9
-                print(String(format: "%9d   %9.1f   %7d   %10.2f (best %6.2f)   %9.2f   %22.2f   %10.0f%%   %10.0f%%",
-                             n, Double(bytes) / 1e6, threads, median * 1e3, best * 1e3, scanRate, copy,
-                             100 * scanRate / copy, 200 * scanRate / copy))
+                try handle.close()
+                let data = try Data(contentsOf: url, options: .alwaysMapped)
+                let bytes = n * dimension * 4
+                let queryVectors = (0..<queries).map { _ in normalised() }
+                let copy = copyBandwidth(bytes: bytes)
+                for threads in Array(Set([KernelThreads.coreCount, 1])).sorted(by: >) {
+                    var times: [Double] = []
+                    try data.withUnsafeBytes { raw in
+                        let matrix = (raw.baseAddress! + 64).assumingMemoryBound(to: Float.self)
+                        // Warm the page cache / mapping once.
+                        _ = VectorSearch.scores(matrix: matrix, rows: n, dimension: dimension, query: queryVectors[0], workers: threads)
+                        for q in queryVectors {
+                            times.append(RetrievalBench.time {
+                                let s = VectorSearch.scores(matrix: matrix, rows: n, dimension: dimension, query: q, workers: threads)
+                                _ = VectorSearch.topK(s, k: candidates)
+                            })
+                        }
+                        guard !times.isEmpty else { throw ValidationError("--queries must be at least 1") }
+                    }
+                    times.sort()
+                    let median = times[times.count / 2], best = times[0]
+                    let scanRate = Double(bytes) / best / 1e9
+                    print(String(format: "%9d   %9.1f   %7d   %10.2f (best %6.2f)   %9.2f   %22.2f   %10.0f%%   %10.0f%%",
+                                 n, Double(bytes) / 1e6, threads, median * 1e3, best * 1e3, scanRate, copy,
+                                 100 * scanRate / copy, 200 * scanRate / copy))
+                }
+                try? FileManager.default.removeItem(at: url)
             }
-            try? FileManager.default.removeItem(at: url)
+            print("goal: the scan streams the matrix at >= 50% of the memory bandwidth of a copy; `scan / copy` counts the copy's")
+            print("bytes read + written (STREAM convention), `scan / copy rate` only the bytes copied")
+            if passages > 0 { try collectionRun(dir: dir) }
         }
-        print("goal: the scan streams the matrix at >= 50% of the memory bandwidth of a copy; `scan / copy` counts the copy's")
-        print("bytes read + written (STREAM convention), `scan / copy rate` only the bytes copied")
-        if passages > 0 { try collectionRun(dir: dir) }
     }
 
     /// Search latency of a real collection (SQLite + segments) at `passages` passages.
@@ -98,9 +96,7 @@ struct BenchSearch: AsyncParsableCommand {
         let c = try DocumentCollection.create(at: dir.appendingPathComponent("collection"), models: models,
                                               compaction: .init(deadShare: nil))
         var rng = SeededGenerator(seed: 29)
-        func unit() -> [Float] {
-            l2Normalized((0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) })
-        }
+        func unit() -> [Float] { RetrievalBench.randomUnitVector(dimension: dimension, using: &rng) }
         func word() -> String { "w\(rng.next() % 5000)" }
         var inserted = 0.0
         for start in stride(from: 0, to: passages, by: 10_000) {

@@ -20,11 +20,7 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp(ModelLocator.modelHelp, valueName: "model"))
-    var model: String?
-
-    @Option(help: PrecisionChoice.help)
-    var precision: WeightPrecision = .auto
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "Serve random weights of a released shape instead of a checkpoint (load testing): tiny, base, large.")
     var randomShape: ReleasedShape?
@@ -103,7 +99,7 @@ struct Serve: AsyncParsableCommand {
     var debugInferenceDelayMs = 0
 
     func validate() throws {
-        guard model == nil || randomShape == nil else { throw ValidationError("give at most one of --model and --random-shape") }
+        guard modelOptions.model == nil || randomShape == nil else { throw ValidationError("give at most one of --model and --random-shape") }
         if randomShape != nil && (reranker != nil || !collection.isEmpty || collectionsDir != nil) {
             throw ValidationError("--random-shape serves embeddings only (no --reranker or collections)")
         }
@@ -124,7 +120,7 @@ struct Serve: AsyncParsableCommand {
         config.port = port
         // Named models (and the default) come with their paired reranker; a file serves embeddings alone unless --reranker.
         let files = randomShape != nil ? nil : try await ModelLocator.resolver().resolvePair(
-            model: model, reranker: reranker, needsReranker: model.map { KnownModels.named($0) != nil } ?? true)
+            model: modelOptions.model, reranker: reranker, needsReranker: modelOptions.model.map { KnownModels.named($0) != nil } ?? true)
         let modelURL = files?.embedding.url
         config.modelID = modelID ?? modelURL?.deletingPathExtension().lastPathComponent ?? "random-\(randomShape?.rawValue ?? "")"
         config.maxBatchTokens = maxBatchTokens
@@ -151,7 +147,7 @@ struct Serve: AsyncParsableCommand {
         config.artificialInferenceDelay = .milliseconds(debugInferenceDelayMs)
 
         let served: ServedModel
-        let precision = PrecisionChoice.resolve(self.precision)
+        let precision = modelOptions.resolvedPrecision
         if let modelURL {
             served = try ServedModel.load(model: modelURL, reranker: files?.reranker?.url, precision: precision)
         } else {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RWKVTokenizer
+import RWKVSupport
 
 /// `rwkv-emb tokenize [text]`: token ids of a text.
 struct Tokenize: AsyncParsableCommand {
@@ -53,34 +54,12 @@ struct Tokenize: AsyncParsableCommand {
             if piece.isEOS {
                 output += "\"special\": \"eos\"}"
             } else if let text = piece.text {
-                output += "\"text\": \(jsonString(text))}"
+                output += "\"text\": \(jsonStringLiteral(text))}"
             } else {
                 output += "\"hex\": \"\(piece.bytes.map(hexByte).joined())\"}"
             }
             output += index == pieces.count - 1 ? "\n" : ",\n"
         }
         return output + "]\n"
-    }
-
-    static func jsonString(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                output += "\\u00" + hexByte(UInt8(scalar.value))
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
-    }
-
-    private static func hexByte(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
     }
 }

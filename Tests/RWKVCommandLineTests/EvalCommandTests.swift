@@ -4,15 +4,13 @@ import RWKVTestSupport
 
 /// `rwkv-emb eval` end to end as a child process, on the synthetic BEIR set with the random-weight test model.
 @Suite(.serialized) struct EvalCommandTests {
-    static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
-    static let reranker = Fixtures.rerankerCheckpoint("tiny-bf16").path
 
     @Test func evaluatesEveryStageWritesARunAndReusesTheCollection() async throws {
         let dir = try TemporaryDirectory()
         let data = dir.path("data")
         try SyntheticBEIR(documents: 80, queries: 12).write(to: data)
         let col = dir.path("col").path, run = dir.path("run.txt").path
-        var r = try await runCLI(["eval", "--data", data.path, "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
+        var r = try await runCLI(["eval", "--data", data.path, "--collection", col, "--model", Fixtures.tinyModelPath, "--reranker", Fixtures.tinyRerankerPath,
                             "--depth", "10", "--stages", "dense,lexical,hybrid,hybrid+rerank", "--run", run, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("progress: dense: 12/12 queries"), "\(r.stderr)")
@@ -62,7 +60,7 @@ import RWKVTestSupport
         try dir.write("data/corpus.jsonl", #"{"_id": "d1", "text": "a"}"# + "\n" + #"{"_id": 5}"# + "\n")
         try dir.write("data/queries.jsonl", #"{"_id": "q1", "text": "a"}"# + "\n")
         try dir.write("data/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\n")
-        r = try await runCLI(["eval", "--data", dir.path("data").path, "--model", Self.model, "--reranker", Self.reranker])
+        r = try await runCLI(["eval", "--data", dir.path("data").path, "--model", Fixtures.tinyModelPath, "--reranker", Fixtures.tinyRerankerPath])
         #expect(r.status != 0 && r.stderr.contains("corpus.jsonl:2: missing or non-string \"text\""), "\(r.stderr)")
         r = try await runCLI(["eval", "--data", dir.path("data").path, "--stages", "dense,sparse"])
         #expect(r.status != 0 && r.stderr.contains("unknown stage sparse"), "\(r.stderr)")

@@ -4,7 +4,6 @@ import RWKVTestSupport
 
 /// `--precision` on the commands, and the fp32 override read by the CLI (`RWKV_EMB_FORCE_FP32`).
 @Suite(.serialized) struct PrecisionCommandLineTests {
-    static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
         try await runCLI(arguments, environment: environment)
@@ -17,11 +16,11 @@ import RWKVTestSupport
 
     @Test func forcingFP32FallsBackWithOneLineAndComputesExactlyAsFP32() async throws {
         let texts = ["Hello, world", "A cat is a small feline."]
-        let fp32 = try await Self.run(["embed", "--model", Self.model, "--precision", "fp32"] + texts)
+        let fp32 = try await Self.run(["embed", "--model", Fixtures.tinyModelPath, "--precision", "fp32"] + texts)
         #expect(fp32.status == 0, "\(fp32.stderr)")
         #expect(!fp32.stderr.contains("note:"))
         for requested in ["int8", "bf16", "auto"] {
-            let forced = try await Self.run(["embed", "--model", Self.model, "--precision", requested] + texts,
+            let forced = try await Self.run(["embed", "--model", Fixtures.tinyModelPath, "--precision", requested] + texts,
                                       environment: ["RWKV_EMB_FORCE_FP32": "1"])
             #expect(forced.status == 0, "\(forced.stderr)")
             let notes = forced.stderr.split(separator: "\n").filter { $0.hasPrefix("note:") }
@@ -32,15 +31,15 @@ import RWKVTestSupport
 
     @Test func int8AndBF16RunOnTheCommandLineCloseToFP32() async throws {
         let texts = ["Hello, world", "A cat is a small feline."]
-        let fp32 = try await Self.embeddings(Self.run(["embed", "--model", Self.model, "--precision", "fp32", "--normalize"] + texts))
+        let fp32 = try await Self.embeddings(Self.run(["embed", "--model", Fixtures.tinyModelPath, "--precision", "fp32", "--normalize"] + texts))
         for (precision, bound) in [("bf16", 0.9999), ("int8", 0.999)] {
-            let r = try await Self.run(["embed", "--model", Self.model, "--precision", precision, "--normalize"] + texts)
+            let r = try await Self.run(["embed", "--model", Fixtures.tinyModelPath, "--precision", precision, "--normalize"] + texts)
             #expect(r.status == 0, "\(r.stderr)")
             for (a, b) in zip(try Self.embeddings(r), fp32) {
                 #expect(zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } >= bound, "\(precision)")
             }
         }
-        let bad = try await Self.run(["embed", "--model", Self.model, "--precision", "fp8", "x"])
+        let bad = try await Self.run(["embed", "--model", Fixtures.tinyModelPath, "--precision", "fp8", "x"])
         #expect(bad.status != 0 && bad.stderr.contains("precision"))
     }
 }

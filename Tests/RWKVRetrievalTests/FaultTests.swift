@@ -10,8 +10,6 @@ import Glibc
 /// Faults on the store (issue 16): bit rot in every file, a full disk, kill -9 during delete and
 /// migration. Real files, real processes.
 @Suite(.serialized) struct FaultTests {
-    static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
-    static let reranker = Fixtures.rerankerCheckpoint("tiny-bf16").path
     static let queries = ["What is the capital of France?", "How do plants make energy?"]
 
     /// Every hit's scores per query, keyed by "document#ordinal".
@@ -209,7 +207,7 @@ import Glibc
         let col = fs.url.appendingPathComponent("col")
         let docs = (0..<60).map { Document(id: "f\($0)", text: sampleTexts[$0 % sampleTexts.count] + " Number \($0) of the full-disk run.") }
         try dir.write("docs.jsonl", docs.map { #"{"id": "\#($0.id)", "text": "\#($0.text)"}"# }.joined(separator: "\n"))
-        var r = try await runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, "-"], stdin: "first document")
+        var r = try await runCLI(["index", "--collection", col.path, "--model", Fixtures.tinyModelPath, "--reranker", Fixtures.tinyRerankerPath, "-"], stdin: "first document")
         #expect(r.status == 0, "\(r.stderr)")
         // About 1.5 MB free: a few batches of 4 documents fit (a tiny-model passage is 68 KB of state), not 60.
         let filler = try fs.fill(leaving: 1536 << 10)

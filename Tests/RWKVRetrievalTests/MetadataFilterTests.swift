@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import RWKVCheckpoint
+import RWKVSupport
 @testable import RWKVRetrieval
 
 /// The filter language: parsing, errors, semantics, and SQL (a real SQLite through GRDB) agreeing
@@ -212,7 +213,7 @@ struct RandomMetadata {
         switch rng.next() % 7 {
         case 0, 1: return String(Int(rng.next() % 11) - 5)
         case 2: return String(Double(Int(rng.next() % 21) - 10) / 2)          // halves: exact in both parsers
-        case 3, 4: return quote(pick(strings, &rng))
+        case 3, 4: return jsonStringLiteral(pick(strings, &rng))
         case 5: return chance(0.5, &rng) ? "true" : "false"
         default: return "null"
         }
@@ -232,7 +233,7 @@ struct RandomMetadata {
         for _ in 0..<count {
             let key = pick(keys, &rng)
             // Now and then a key written with a \u escape (json_each must unescape it like we do).
-            let written = key == "é" && chance(0.5, &rng) ? "\"\\u00e9\"" : quote(key)
+            let written = key == "é" && chance(0.5, &rng) ? "\"\\u00e9\"" : jsonStringLiteral(key)
             members.append(written + ":" + valueJSON(&rng, depth: depth))
         }
         return "{" + members.joined(separator: ",") + "}"
@@ -257,7 +258,7 @@ struct RandomMetadata {
             default: return "{\"$not\": " + filter(&rng, depth: depth + 1) + "}"
             }
         }
-        return "{" + quote(path(&rng)) + ": " + condition(&rng) + "}"
+        return "{" + jsonStringLiteral(path(&rng)) + ": " + condition(&rng) + "}"
     }
 
     func condition(_ rng: inout SeededGenerator) -> String {
@@ -269,7 +270,7 @@ struct RandomMetadata {
         case 1: return "{\"$eq\": \(scalarJSON(&rng))}"
         case 2: return "{\"$ne\": \(scalarJSON(&rng))}"
         case 3: return "{\"\(pick(FilterComparison.allCases, &rng).rawValue)\": \(number(&rng))}"
-        case 4: return "{\"\(pick(FilterComparison.allCases, &rng).rawValue)\": \(quote(pick(validDates, &rng)))}"
+        case 4: return "{\"\(pick(FilterComparison.allCases, &rng).rawValue)\": \(jsonStringLiteral(pick(validDates, &rng)))}"
         case 5: return "{\"$in\": [" + (0..<Int(rng.next() % 4)).map { _ in scalarJSON(&rng) }.joined(separator: ",") + "]}"
         case 6: return "{\"$nin\": [" + (0..<Int(rng.next() % 4)).map { _ in scalarJSON(&rng) }.joined(separator: ",") + "]}"
         case 7: return "{\"$contains\": \(scalarJSON(&rng))}"
@@ -277,17 +278,5 @@ struct RandomMetadata {
         case 9: return "{\"$not\": \(condition(&rng))}"
         default: return "{\"$gte\": \(number(&rng)), \"$lt\": \(number(&rng))}"
         }
-    }
-
-    func quote(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out + "\""
     }
 }

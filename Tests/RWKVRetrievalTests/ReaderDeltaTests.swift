@@ -6,8 +6,6 @@ import RWKVTestSupport
 /// A reader in this process follows what writer processes (the CLI) commit through the passage deletion
 /// log: deletions and replacements are applied as a delta; only a compaction reloads the whole table.
 @Suite(.serialized) struct ReaderDeltaTests {
-    static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
-    static let reranker = Fixtures.rerankerCheckpoint("tiny-bf16").path
 
     /// The reader's view equals a fresh open's: the same documents, each with the same passages.
     static func expectSameView(_ reader: DocumentCollection, _ url: URL, _ label: String) throws {
@@ -24,7 +22,7 @@ import RWKVTestSupport
         let dir = try TemporaryDirectory()
         let col = dir.path("col")
         try dir.write("a.jsonl", (0..<6).map { #"{"id": "d\#($0)", "text": "\#(sampleTexts[$0])", "metadata": {"n": \#($0)}}"# }.joined(separator: "\n"))
-        var r = try await runCLI(["index", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, dir.path("a.jsonl").path])
+        var r = try await runCLI(["index", "--collection", col.path, "--model", Fixtures.tinyModelPath, "--reranker", Fixtures.tinyRerankerPath, dir.path("a.jsonl").path])
         #expect(r.status == 0, "\(r.stderr)")
         let reader = try DocumentCollection.open(at: col, models: nil)
         #expect(reader.count == 6 && reader.fullReloads == 1)

@@ -9,8 +9,6 @@ import Glibc
 
 /// Shards (documents assigned by a hash of their id) and `merge` (issue 14).
 @Suite(.serialized) struct ShardMergeTests {
-    static let model = Fixtures.embeddingCheckpoint("tiny-bf16").path
-    static let reranker = Fixtures.rerankerCheckpoint("tiny-bf16").path
 
     static func documents(_ n: Int) -> [Document] {
         (0..<n).map { Document(id: "doc\($0)", text: sampleTexts[$0 % sampleTexts.count] + " Note \($0): item \($0 * 7 % 13).",
@@ -137,7 +135,7 @@ import Glibc
         var shardPaths: [String] = []
         for i in 0..<2 {
             let col = dir.path("s\(i)").path
-            let r = try await runCLI(["index", "--collection", col, "--model", Self.model, "--reranker", Self.reranker,
+            let r = try await runCLI(["index", "--collection", col, "--model", Fixtures.tinyModelPath, "--reranker", Fixtures.tinyRerankerPath,
                                 "--shard", "\(i)/2", jsonl])
             #expect(r.status == 0, "\(r.stderr)")
             let expected = docs.filter { ShardAssignment.shard(of: $0.id, count: 2) == i }.count
@@ -173,7 +171,7 @@ import Glibc
         let col = dir.path("w")
         let p = Process()
         p.executableURL = exe
-        p.arguments = ["worker", "--collection", col.path, "--model", Self.model, "--reranker", Self.reranker, "--shard", "0/2"]
+        p.arguments = ["worker", "--collection", col.path, "--model", Fixtures.tinyModelPath, "--reranker", Fixtures.tinyRerankerPath, "--shard", "0/2"]
         let input = Pipe(), output = Pipe()
         p.standardInput = input
         p.standardOutput = output

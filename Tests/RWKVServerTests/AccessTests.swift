@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 @testable import RWKVServer
 import Testing
+import RWKVTestSupport
 
 /// Scoped API keys against a real server on loopback: every route with every key.
 @Suite struct AccessTests {
@@ -48,11 +49,10 @@ import Testing
     ]
 
     @Test func everyScopeOnEveryRoute() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-access-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
+        let root = try TemporaryDirectory()
+        defer { root.cleanUp() }
         let server = try await TestServer.start {
-            $0.collectionsRoot = root
+            $0.collectionsRoot = root.url
             $0.apiKey = "all-secret"
             $0.apiKeys = Self.keys.map(\.key)
         }
@@ -84,8 +84,8 @@ import Testing
             #expect(full.status != .unauthorized && full.status != .forbidden, "\(route) with the all-scope key: \(full.status)")
         }
         // The routes really ran for the keys that may use them: the admin's collection was made and deleted again.
-        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("docs").path))
-        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("made").path))
+        #expect(FileManager.default.fileExists(atPath: root.path("docs").path))
+        #expect(!FileManager.default.fileExists(atPath: root.path("made").path))
         try await server.stop()
     }
 

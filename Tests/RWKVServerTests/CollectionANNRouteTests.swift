@@ -2,21 +2,21 @@ import Foundation
 import RWKVRetrieval
 import RWKVServer
 import Testing
+import RWKVTestSupport
 
 /// The ANN fields of the collection routes (issue 11) against a real server.
 @Suite struct CollectionANNRouteTests {
     @Test func annSettingsExactSearchAndDensePath() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-server-ann-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let server = try await TestServer.start { $0.collectionsRoot = root }
+        let root = try TemporaryDirectory()
+        defer { root.cleanUp() }
+        let server = try await TestServer.start { $0.collectionsRoot = root.url }
         defer { Task { try? await server.stop() } }
 
         let bad = try await server.post("/collections", json: ["name": "bad", "ann": ["kind": "ivf"]])
         #expect(bad.status == .unprocessableEntity && bad.text.contains("ann.kind"), "\(bad.text)")
         let badM = try await server.post("/collections", json: ["name": "bad", "ann": ["m": 1]])
         #expect(badM.status == .unprocessableEntity && badM.text.contains("M must be in 2...128"), "\(badM.text)")
-        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("bad").path), "a refused create writes nothing")
+        #expect(!FileManager.default.fileExists(atPath: root.path("bad").path), "a refused create writes nothing")
 
         let created = try await server.post("/collections", json: ["name": "docs", "ann": ["kind": "hnsw", "m": 8, "ef_search": 32]])
         #expect(created.status == .created, "\(created.text)")
@@ -42,7 +42,7 @@ import Testing
         #expect(ids(viaIndex) == ids(exact))
         let lexical = try await search(["query": "topic", "top_k": 3, "rerank": false, "mode": "lexical"])
         #expect(lexical["dense_path"] == nil || lexical["dense_path"] is NSNull)
-        let onDisk = try DocumentCollection.open(at: root.appendingPathComponent("docs"), models: nil)
+        let onDisk = try DocumentCollection.open(at: root.path("docs"), models: nil)
         #expect(onDisk.annSettings == ANNSettings(kind: .hnsw, m: 8, efSearch: 48))
         #expect(onDisk.stats().ann?.file != nil, "the index is saved with the segments")
     }

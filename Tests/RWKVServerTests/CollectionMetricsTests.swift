@@ -1,14 +1,14 @@
 import Foundation
 import RWKVServer
 import Testing
+import RWKVTestSupport
 
 /// The collection metric families at `/metrics`, against a real loopback server.
 @Suite struct CollectionMetricsTests {
     @Test func sizesStageLatenciesAndStateCache() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-server-metrics-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let server = try await TestServer.start { $0.collectionsRoot = root }
+        let root = try TemporaryDirectory()
+        defer { root.cleanUp() }
+        let server = try await TestServer.start { $0.collectionsRoot = root.url }
         _ = try await server.post("/collections", json: ["name": "docs"])
         let docs: [[String: Any]] = [
             ["id": "a", "text": "RWKV is a recurrent network.", "metadata": ["k": 1]],

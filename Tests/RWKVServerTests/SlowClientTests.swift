@@ -123,30 +123,30 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
         try await server.stop()
     }
 
-    @Test func declaredOversizedBodyIsRefusedBeforeItIsSent() async throws {
+    /// What a server with a 1 KiB payload limit answers, within 5 s, to `parts` sent in order on one connection.
+    func replyWithAPayloadLimit(to parts: [String]) async throws -> String {
         let server = try await TestServer.start { $0.payloadLimit = 1024 }
         let connection = try RawConnection(port: server.port)
         let reply = try await offPool { () -> String in
-            // 100 MB announced, 10 bytes sent: the answer must come without the rest.
-            connection.send(Self.embedHead + "Content-Length: 100000000\r\n\r\n{\"inputs\":")
+            for part in parts { connection.send(part) }
             return connection.receive(timeout: 5).text
         }
+        try await server.stop()
+        return reply
+    }
+
+    @Test func declaredOversizedBodyIsRefusedBeforeItIsSent() async throws {
+        // 100 MB announced, 10 bytes sent: the answer must come without the rest.
+        let reply = try await replyWithAPayloadLimit(to: [Self.embedHead + "Content-Length: 100000000\r\n\r\n{\"inputs\":"])
         #expect(reply.hasPrefix("HTTP/1.1 413"), "\(reply)")
         #expect(reply.contains("payload limit"), "\(reply)")
-        try await server.stop()
     }
 
     @Test func chunkedBodyOverTheLimitIsRefusedAtTheLimit() async throws {
-        let server = try await TestServer.start { $0.payloadLimit = 1024 }
-        let connection = try RawConnection(port: server.port)
-        let reply = try await offPool { () -> String in
-            connection.send(Self.embedHead + "Transfer-Encoding: chunked\r\n\r\n")
-            // 2 KiB in 256-byte chunks, and no final chunk: the server must answer without waiting for the end.
-            let chunk = "{" + String(repeating: " ", count: 255)
-            for _ in 0..<8 { connection.send("100\r\n" + chunk + "\r\n") }
-            return connection.receive(timeout: 5).text
-        }
+        // 2 KiB in 256-byte chunks, and no final chunk: the server must answer without waiting for the end.
+        let chunk = "{" + String(repeating: " ", count: 255)
+        let reply = try await replyWithAPayloadLimit(to: [Self.embedHead + "Transfer-Encoding: chunked\r\n\r\n"]
+                                                         + Array(repeating: "100\r\n" + chunk + "\r\n", count: 8))
         #expect(reply.hasPrefix("HTTP/1.1 413"), "\(reply)")
-        try await server.stop()
     }
 }

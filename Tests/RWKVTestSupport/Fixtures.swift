@@ -20,6 +20,10 @@ public enum Fixtures {
     public static func embeddingCheckpoint(_ model: String) -> URL { url(model, "embedding.pth") }
     public static func rerankerCheckpoint(_ model: String) -> URL { url(model, "reranker.pth") }
 
+    /// The tiny-bf16 checkpoints' paths, as the CLI tests pass them to `--model` and `--reranker`.
+    public static let tinyModelPath = embeddingCheckpoint("tiny-bf16").path
+    public static let tinyRerankerPath = rerankerCheckpoint("tiny-bf16").path
+
     /// Decodes `golden.json` of one fixture model (cached: the files are several MB).
     public static func golden(_ model: String) throws -> Golden {
         try goldenCache.value(model) {
