@@ -50,7 +50,6 @@ enum CollectionSchema {
           state_segment INTEGER, state_offset INTEGER, state_length INTEGER, state_crc32c INTEGER,
           UNIQUE (document, ordinal))
         """,
-        "CREATE INDEX passages_by_segment ON passages(emb_segment, emb_row)",
         "CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2')",
         "CREATE TABLE changes (generation INTEGER NOT NULL)",
         "INSERT INTO changes (generation) VALUES (0)",

@@ -218,6 +218,9 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 try db.write { db in  // collections made before the log and the metadata index
                     try PassageDeletionLog.create(db)
                     try MetadataIndex.createIfMissing(db)
+                    // No query read it, and keeping it up to date was a third of compaction's switch
+                    // transaction (measured at 50,000 moved passages: 0.38 s with it, 0.23 s without).
+                    try db.execute(sql: "DROP INDEX IF EXISTS passages_by_segment")
                 }
                 try removeOrphanSegments()
                 removeOrphanANNFiles()

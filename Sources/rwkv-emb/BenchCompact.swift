@@ -60,6 +60,9 @@ struct BenchCompact: AsyncParsableCommand {
                      100 * Double(before.deadBytes) / Double(max(1, before.segmentBytes)), after.segmentBytes, after.deadBytes))
         print(String(format: "compact: %d passages moved, %.1f MB copied in %.3f s = %.0f MB/s (plan, copy, fsync, CRC, transaction, unlink)",
                      report.passagesMoved, Double(report.bytesCopied) / 1e6, report.seconds, compactRate))
+        print(String(format: "  plan %.3f s, copy + fsync + CRC %.3f s, switch transaction %.3f s, the rest (view, unlink) %.3f s",
+                     report.planSeconds, report.copySeconds, report.switchSeconds,
+                     report.seconds - report.planSeconds - report.copySeconds - report.switchSeconds))
         print(report.annRebuildStarted
               ? String(format: "then, in the background, the ANN index rebuilt without its deleted labels: %.3f s", rebuildSeconds)
               : "no ANN rebuild (no index, or its deleted labels under 20%)")
