@@ -22,7 +22,8 @@ public struct CollectionManifest: Codable, Sendable, Equatable {
     /// Embedding-model layers a stored state holds (0..<stateLayers).
     public var stateLayers: Int
     public var statePrecision: StatePrecision
-    /// Token-shift precision ("fp32" with fp32 states, "fp16" otherwise).
+    /// Token-shift precision (`TokenShiftPrecision`: "fp32" with fp32 states, "int8" with int4 states made
+    /// since the int8 token shift, "fp16" otherwise).
     public var shiftPrecision: String
     /// The passage-state template, with `{text}` for the passage.
     public var stateTemplate: String

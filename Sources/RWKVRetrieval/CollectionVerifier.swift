@@ -67,12 +67,10 @@ extension DocumentCollection {
         return CRC32C.checksum(row) == p.embCRC
     }
 
-    static func segmentHeaderFields(_ kind: SegmentFile.Kind, manifest: CollectionManifest) -> [UInt32] {
+    static func segmentHeaderFields(_ kind: SegmentFile.Kind, codec: StateCodec) -> [UInt32] {
         switch kind {
-        case .emb: [UInt32(manifest.dimension), 0]
-        case .states:
-            [manifest.statePrecision.code, UInt32(manifest.stateLayers), UInt32(manifest.dimension),
-             UInt32(StateCodec(precision: manifest.statePrecision, layerCount: manifest.stateLayers, embeddingSize: manifest.dimension).blobBytes)]
+        case .emb: [UInt32(codec.embeddingSize), 0]
+        case .states: [codec.precision.code, UInt32(codec.layerCount), UInt32(codec.embeddingSize), UInt32(codec.blobBytes)]
         }
     }
 
@@ -100,7 +98,7 @@ extension DocumentCollection {
         } catch {
             report.sqlite = ["\(error)"]
         }
-        let codec = StateCodec(precision: manifest.statePrecision, layerCount: manifest.stateLayers, embeddingSize: manifest.dimension)
+        let codec = try StateCodec(manifest: manifest)
         let segmentsURL = url.appendingPathComponent(CollectionSchema.segmentsFolder)
         var files: [String: SegmentFile] = [:]   // "ID.kind" -> the mapped file (intact header)
         var sealedCRC: [String: (UInt32, String)] = [:]
@@ -120,7 +118,7 @@ extension DocumentCollection {
                     let path = SegmentFile.url(in: segmentsURL, id: id, kind: kind).path
                     do {
                         let seg = try SegmentFile.open(path, id: id, kind: kind, committedBytes: bytes,
-                                                       fields: segmentHeaderFields(kind, manifest: manifest), writable: false)
+                                                       fields: segmentHeaderFields(kind, codec: codec), writable: false)
                         files["\(id).\(kind.rawValue)"] = seg
                         if try row.decode(Int.self, atIndex: 2) != 0, let crc = try row.decode(Int64?.self, atIndex: 4) {
                             sealedCRC["\(id).\(kind.rawValue)"] = (UInt32(truncatingIfNeeded: crc), name)
@@ -222,7 +220,7 @@ extension DocumentCollection {
                   let id = Int(((d.file as NSString).lastPathComponent as NSString).deletingPathExtension) else { continue }
             let path = url.appendingPathComponent(d.file).path
             let file = try StorageFile(path: path, writable: true, create: false)
-            try file.write(SegmentFile.header(kind: kind, id: id, fields: segmentHeaderFields(kind, manifest: manifest)), at: 0)
+            try file.write(SegmentFile.header(kind: kind, id: id, fields: segmentHeaderFields(kind, codec: StateCodec(manifest: manifest))), at: 0)
             try file.sync()
             rewritten.append(d.file)
         }

@@ -100,7 +100,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             embeddingCheckpoint: configuration.embeddingCheckpoint, rerankerCheckpoint: configuration.rerankerCheckpoint,
             inputProtocol: configuration.inputProtocol.rawValue, dimension: models.model.width, stateLayers: models.stateLayers,
             statePrecision: configuration.statePrecision,
-            shiftPrecision: configuration.statePrecision == .fp32 ? "fp32" : "fp16",
+            shiftPrecision: configuration.statePrecision.tokenShift.rawValue,
             stateTemplate: StateReranker.instruction + "Document: {text}\n",
             queryInstruction: Embedder.defaultInstruction,
             passageTokens: configuration.passages.maxTokens, passageOverlap: configuration.passages.overlapTokens,
@@ -200,7 +200,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         isLegacy = legacyFiles != nil
         isWritable = writable
         segmentsURL = url.appendingPathComponent(CollectionSchema.segmentsFolder)
-        codec = StateCodec(precision: manifest.statePrecision, layerCount: manifest.stateLayers, embeddingSize: manifest.dimension)
+        codec = try StateCodec(manifest: manifest)
         if writable {
             let path = url.appendingPathComponent(CollectionSchema.lockName).path
             let fd = posixOpen(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -252,7 +252,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         if removed { syncDirectory(segmentsURL.path) }
     }
 
-    func headerFields(_ kind: SegmentFile.Kind) -> [UInt32] { Self.segmentHeaderFields(kind, manifest: manifest) }
+    func headerFields(_ kind: SegmentFile.Kind) -> [UInt32] { Self.segmentHeaderFields(kind, codec: codec) }
 
     func segmentPath(id: Int, kind: SegmentFile.Kind) -> String {
         if let legacyFiles { return kind == .emb ? legacyFiles.emb : legacyFiles.states }

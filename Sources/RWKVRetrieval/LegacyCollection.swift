@@ -153,10 +153,10 @@ public enum LegacyCollection {
             let oldEmb = try StorageFile(path: url.appendingPathComponent(embeddingsName).path, writable: false, create: false)
             let oldStates = try StorageFile(path: url.appendingPathComponent(statesName).path, writable: false, create: false)
             // Segment pair 1: a version-2 header, then the version-1 bytes after their header, unchanged.
-            let codec = StateCodec(precision: manifest.statePrecision, layerCount: manifest.stateLayers, embeddingSize: manifest.dimension)
+            let codec = try StateCodec(manifest: manifest)
             let fields: [(SegmentFile.Kind, StorageFile, Int, [UInt32])] = [
                 (.emb, oldEmb, log.embEnd, [UInt32(manifest.dimension), 0]),
-                (.states, oldStates, log.stateEnd, [manifest.statePrecision.code, UInt32(manifest.stateLayers), UInt32(manifest.dimension), UInt32(codec.blobBytes)]),
+                (.states, oldStates, log.stateEnd, DocumentCollection.segmentHeaderFields(.states, codec: codec)),
             ]
             var newFiles: [StorageFile] = []
             for (kind, old, end, f) in fields {

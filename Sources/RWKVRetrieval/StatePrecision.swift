@@ -4,7 +4,7 @@ import RWKVSupport
 /// How cached document states are stored (chosen when a collection is created).
 ///
 /// WKV matrices take almost all of a state's bytes; they are stored in the chosen precision.
-/// Token-shift vectors (2 x C per layer, ~3% of a state) stay fp32 with `.fp32` and are fp16 otherwise.
+/// Token-shift vectors (2 x C per layer) follow `tokenShift` (recorded in the manifest as `shiftPrecision`).
 public enum StatePrecision: String, Sendable, CaseIterable, Codable {
     /// Exact: the reranker sees the same numbers as with a fresh state.
     case fp32
@@ -15,9 +15,21 @@ public enum StatePrecision: String, Sendable, CaseIterable, Codable {
     /// Signed 8-bit with one fp32 scale per 64-element row (scale = max |x| / 127).
     case int8
     /// Signed 4-bit (-7...7) with one fp16 scale per 64-element row (scale = max |x| / 7), two values
-    /// per byte, low nibble first: 34 bytes per row (fp16 scales: 350,208 bytes per 12-layer Tiny state
-    /// instead of 368,640 with fp32 ones).
+    /// per byte, low nibble first: 34 bytes per row, and int8 token shift: 332,352 bytes per 12-layer
+    /// Tiny state (350,208 with an fp16 token shift, the layout of int4 collections made before the
+    /// int8 one, still read; 368,640 with fp32 scales as well).
     case int4
+
+    /// The token-shift precision a new collection of this state precision uses. With int4 the fp16
+    /// token shift was 10.5% of the state (36,864 of 350,208 bytes for Tiny); int8 halves it at an
+    /// error far below the int4 WKV's own.
+    public var tokenShift: TokenShiftPrecision {
+        switch self {
+        case .fp32: .fp32
+        case .fp16, .bf16, .int8: .fp16
+        case .int4: .int8
+        }
+    }
 
     /// Bytes of one WKV row of 64 elements.
     var wkvRowBytes: Int {
@@ -29,8 +41,6 @@ public enum StatePrecision: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// Bytes per token-shift element.
-    var shiftElementBytes: Int { self == .fp32 ? 4 : 2 }
     var code: UInt32 {
         switch self {
         case .fp32: 0
@@ -42,23 +52,52 @@ public enum StatePrecision: String, Sendable, CaseIterable, Codable {
     }
 }
 
+/// How a state's token-shift vectors (2 x C per layer) are stored.
+public enum TokenShiftPrecision: String, Sendable, CaseIterable, Codable {
+    case fp32, fp16
+    /// Signed 8-bit with one fp16 scale per 64 values (scale = max |x| / 127): the 2C/64 scales, then the values.
+    case int8
+
+    /// Bytes of the token shift of one layer of width `c` (a multiple of 64).
+    func bytes(width c: Int) -> Int {
+        switch self {
+        case .fp32: 2 * c * 4
+        case .fp16: 2 * c * 2
+        case .int8: 2 * c / 64 * 2 + 2 * c
+        }
+    }
+}
+
 /// The byte layout of one stored state (see ARCHITECTURE.md, "states.bin"): for each layer,
-/// the token shift [2C] (fp32 or fp16), then the WKV rows (H*64 rows of 64, in the engine's key-major
+/// the token shift [2C] (fp32, fp16, or int8: fp16 scales per 64 then values), then the WKV rows (H*64 rows of 64, in the engine's key-major
 /// order): fp32/fp16/bf16 values, or for int8 all H*64 fp32 scales followed by the int8 values.
 /// A blob is padded to a multiple of 64 bytes.
 public struct StateCodec: Sendable, Equatable {
     public let precision: StatePrecision
+    public let tokenShift: TokenShiftPrecision
     public let layerCount: Int
     public let embeddingSize: Int
 
-    public init(precision: StatePrecision, layerCount: Int, embeddingSize: Int) {
+    /// `tokenShift`: nil for what a new collection of `precision` uses (`precision.tokenShift`).
+    public init(precision: StatePrecision, tokenShift: TokenShiftPrecision? = nil, layerCount: Int, embeddingSize: Int) {
         self.precision = precision
+        self.tokenShift = tokenShift ?? precision.tokenShift
         self.layerCount = layerCount
         self.embeddingSize = embeddingSize
     }
 
+    /// The codec of the states of a collection with `manifest`.
+    init(manifest: CollectionManifest) throws {
+        guard let shift = TokenShiftPrecision(rawValue: manifest.shiftPrecision) else {
+            throw RetrievalError.invalidInput("the manifest's shiftPrecision \"\(manifest.shiftPrecision)\" is not one of "
+                + TokenShiftPrecision.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        self.init(precision: manifest.statePrecision, tokenShift: shift, layerCount: manifest.stateLayers,
+                  embeddingSize: manifest.dimension)
+    }
+
     var rows: Int { embeddingSize }  // H * 64 rows per layer (H = C / 64)
-    var shiftBytes: Int { 2 * embeddingSize * precision.shiftElementBytes }
+    var shiftBytes: Int { tokenShift.bytes(width: embeddingSize) }
     var wkvBytes: Int { rows * precision.wkvRowBytes }
     var layerBytes: Int { shiftBytes + wkvBytes }
     /// Bytes of one encoded state without padding (what `stats` reports per document).
@@ -75,10 +114,17 @@ public struct StateCodec: Sendable, Equatable {
             for l in 0..<layerCount {
                 let src = base + l * stride
                 let dst = out + l * layerBytes
-                if precision == .fp32 {
-                    dst.copyMemory(from: src, byteCount: 2 * c * 4)
-                } else {
-                    Self.encodeHalves(src, count: 2 * c, into: dst, HalfFloat.encodeSaturating)
+                switch tokenShift {
+                case .fp32: dst.copyMemory(from: src, byteCount: 2 * c * 4)
+                case .fp16: Self.encodeHalves(src, count: 2 * c, into: dst, HalfFloat.encodeSaturating)
+                case .int8:
+                    let scales = dst.assumingMemoryBound(to: UInt16.self)
+                    let q = (dst + 2 * c / 64 * 2).assumingMemoryBound(to: Int8.self)
+                    Self.quantizeRows(src, rows: 2 * c / 64, limit: 127) { r, m in
+                        let h = HalfFloat.encodeSaturating(m / 127)
+                        scales[r] = h
+                        return HalfFloat.decode(h)
+                    } store: { r, i, v in q[r * 64 + i] = v }
                 }
                 let w = src + 2 * c, wd = dst + shiftBytes
                 switch precision {
@@ -89,7 +135,7 @@ public struct StateCodec: Sendable, Equatable {
                 case .int8:
                     let scales = wd.assumingMemoryBound(to: Float.self)
                     let q = (wd + rows * 4).assumingMemoryBound(to: Int8.self)
-                    quantizeRows(w, limit: 127) { r, m in
+                    Self.quantizeRows(w, rows: rows, limit: 127) { r, m in
                         let scale = m / 127
                         scales[r] = scale
                         return scale
@@ -97,7 +143,7 @@ public struct StateCodec: Sendable, Equatable {
                 case .int4:
                     let scales = wd.assumingMemoryBound(to: UInt16.self)
                     let q = (wd + rows * 2).assumingMemoryBound(to: UInt8.self)
-                    quantizeRows(w, limit: 7) { r, m in
+                    Self.quantizeRows(w, rows: rows, limit: 7) { r, m in
                         // The scale as stored (fp16), so that values are quantised against what decode multiplies by.
                         let h = HalfFloat.encodeSaturating(m / 7)
                         scales[r] = h
@@ -122,11 +168,11 @@ public struct StateCodec: Sendable, Equatable {
         for i in 0..<count { h[i] = convert(source[i]) }
     }
 
-    /// Symmetric quantisation of each 64-value WKV row of `w` to integers in -limit...limit: `scale` gets the
+    /// Symmetric quantisation of each of the `rows` 64-value rows of `w` to integers in -limit...limit: `scale` gets the
     /// row's index and its largest magnitude, stores the scale and returns the one values are divided
     /// by; `store` gets (row, column, value) in column order.
     @inline(__always)
-    private func quantizeRows(_ w: UnsafePointer<Float>, limit: Float,
+    private static func quantizeRows(_ w: UnsafePointer<Float>, rows: Int, limit: Float,
                               scale: (Int, Float) -> Float, store: (Int, Int, Int8) -> Void) {
         for r in 0..<rows {
             let row = w + r * 64
@@ -153,10 +199,13 @@ public struct StateCodec: Sendable, Equatable {
             for l in 0..<layerCount {
                 let dst = base + l * stride
                 let src = blob + l * layerBytes
-                if precision == .fp32 {
-                    UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 2 * c * 4)
-                } else {
-                    HalfFloat.decode(src, count: 2 * c, into: dst)
+                switch tokenShift {
+                case .fp32: UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 2 * c * 4)
+                case .fp16: HalfFloat.decode(src, count: 2 * c, into: dst)
+                case .int8:
+                    let scales = src.assumingMemoryBound(to: UInt16.self)
+                    let q = (src + 2 * c / 64 * 2).assumingMemoryBound(to: Int8.self)
+                    for r in 0..<(2 * c / 64) { Self.decodeInt8Row(q + r * 64, scale: HalfFloat.decode(scales[r]), into: dst + r * 64) }
                 }
                 let ws = src + shiftBytes, w = dst + 2 * c
                 switch precision {
@@ -166,15 +215,7 @@ public struct StateCodec: Sendable, Equatable {
                 case .int8:
                     let scales = ws.assumingMemoryBound(to: Float.self)
                     let q = (ws + rows * 4).assumingMemoryBound(to: Int8.self)
-                    for r in 0..<rows {
-                        let s = SIMD16<Float>(repeating: scales[r])
-                        for part in 0..<4 {
-                            let o = r * 64 + part * 16
-                            let v = UnsafeRawPointer(q + o).loadUnaligned(as: SIMD16<Int8>.self)
-                            let f = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: v)) * s
-                            UnsafeMutableRawPointer(w + o).storeBytes(of: f, as: SIMD16<Float>.self)
-                        }
-                    }
+                    for r in 0..<rows { Self.decodeInt8Row(q + r * 64, scale: scales[r], into: w + r * 64) }
                 case .int4:
                     let scales = ws.assumingMemoryBound(to: UInt16.self)
                     let q = (ws + rows * 2).assumingMemoryBound(to: UInt8.self)
@@ -198,6 +239,17 @@ public struct StateCodec: Sendable, Equatable {
             }
         }
         return state
+    }
+
+    /// 64 int8 values times `scale` into `out`.
+    @inline(__always)
+    private static func decodeInt8Row(_ q: UnsafePointer<Int8>, scale: Float, into out: UnsafeMutablePointer<Float>) {
+        let s = SIMD16<Float>(repeating: scale)
+        for part in 0..<4 {
+            let v = UnsafeRawPointer(q + part * 16).loadUnaligned(as: SIMD16<Int8>.self)
+            let f = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: v)) * s
+            UnsafeMutableRawPointer(out + part * 16).storeBytes(of: f, as: SIMD16<Float>.self)
+        }
     }
 
     public func decode(_ bytes: [UInt8]) -> RWKVState {
