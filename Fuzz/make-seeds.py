@@ -123,6 +123,13 @@ bodies = {
     "collection-replace.json": {"text": "replaced text", "metadata": {"k": {"nested": "v"}}},
     "collection-delete.json": {"ids": ["a", "b"]},
     "collection-search.json": {"query": "what is RWKV", "top_k": 5, "candidates": 50, "rerank": True},
+    "collection-search-filter.json": {"query": "q", "mode": "hybrid", "filter": {"$and": [{"lang": "en"}, {"n": {"$gte": 2}}]}, "group": False, "exact": True},
+    "collection-rerank.json": {"query": "q", "ids": ["a"], "passages": [1, 2]},
+    "collection-compact.json": {"all": True},
+    "tei-embed-all.json": {"inputs": "a text", "truncate": True},
+    "tei-similarity.json": {"inputs": {"source_sentence": "a", "sentences": ["b", "c"]}, "parameters": {"prompt_name": "query"}},
+    "tei-predict.json": {"inputs": [["a", "b"]]},
+    "cohere-v2-rerank.json": {"query": "q", "documents": ["a", "b"], "top_n": 1, "max_tokens_per_doc": 64, "rank_fields": ["text"], "model": "m"},
 }
 for name, body in bodies.items(): write("fuzz-http", name, json.dumps(body))
 write("fuzz-http", "deep.json", "[" * 600 + "]" * 600)

@@ -24,14 +24,20 @@ public func fuzzHTTP(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     decode(TEIRerankRequest.self, data)
     decode(TEITokenizeRequest.self, data)
     decode(TEIDecodeRequest.self, data)
-    // OpenAI, Jina/Cohere
+    decode(TEIEmbedAllRequest.self, data)
+    decode(TEISimilarityRequest.self, data)
+    decode(TEIPredictRequest.self, data)
+    // OpenAI, Jina/Cohere (v1 and v2 rerank)
     decode(OpenAIEmbeddingRequest.self, data)
     decode(JinaRerankRequest.self, data)
+    decode(RerankRequest.self, data)
     // Collections
     decode(CreateCollectionRequest.self, data)
     decode(AddDocumentsRequest.self, data)
     decode(ReplaceDocumentRequest.self, data)
     decode(DeleteDocumentsRequest.self, data)
     decode(SearchRequest.self, data)
+    decode(CompactRequest.self, data)
+    decode(CollectionRerankRequest.self, data)
     return 0
 }
