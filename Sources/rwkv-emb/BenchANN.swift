@@ -13,7 +13,7 @@ struct BenchANN: AsyncParsableCommand {
         commandName: "ann", abstract: "ANN index, compressed codes and filtered search vs the exact scan.")
 
     @Option(help: "Passages (vectors).") var passages: Int = 1_000_000
-    @Option(help: "Embedding dimension (768 = Tiny).") var dimension: Int = 768
+    @OptionGroup var embeddings: SyntheticEmbeddingOptions
     @Option(help: "Mixture components of the synthetic distribution.") var clusters: Int = 4096
     @Option(help: "Noise norm around each centroid.") var spread: Float = 0.8
     @Option(help: "Timed single queries per configuration.") var queries: Int = 200
@@ -37,7 +37,7 @@ struct BenchANN: AsyncParsableCommand {
     func run() async throws {
         RetrievalBench.debugNote()
         let k = 10
-        let n = passages, d = dimension
+        let n = passages, d = embeddings.dimension
         let cores = KernelThreads.coreCount
         print("cpu: \(cpuModelName()), \(cores) cores (shared with other jobs: figures are noisy); HNSW distance \(HNSWIndex.kernel); codes \(EmbeddingCodes.kernels); exact scan: sgemv (OpenBLAS, one thread per worker)")
         print("data: \(n) vectors x \(d), Gaussian mixture of \(clusters) centroids, noise norm \(spread), L2-normalised; \(queries) queries from the same mixture (not stored rows); k = \(k)")

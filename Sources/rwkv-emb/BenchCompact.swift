@@ -21,8 +21,7 @@ struct BenchCompact: AsyncParsableCommand {
     @Option(help: "Passages.")
     var passages: Int = 100_000
 
-    @Option(help: "Embedding dimension (768 = Tiny).")
-    var dimension: Int = 768
+    @OptionGroup var embeddings: SyntheticEmbeddingOptions
 
     @Option(help: "Share of the passages deleted before compacting.")
     var deleteShare: Double = 0.5
@@ -32,13 +31,14 @@ struct BenchCompact: AsyncParsableCommand {
         RetrievalBench.machineNote()
         let dir = try RetrievalBench.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let models = try RetrievalBench.dummyModels(layers: 1, width: dimension, rerankerLayers: [0])
+        let dimension = embeddings.dimension
+        let models = try embeddings.models()
         let c = try DocumentCollection.create(at: dir.appendingPathComponent("c"), models: models, compaction: .init(deadShare: nil))
         var rng = SeededGenerator(seed: 3)
         for start in stride(from: 0, to: passages, by: 10_000) {
             let n = min(10_000, passages - start)
             let docs = (start..<start + n).map { Document(id: "p\($0)", text: "passage \($0)") }
-            let vectors = (0..<n).map { _ in (0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) } }
+            let vectors = (0..<n).map { _ in embeddings.randomVector(using: &rng) }
             try c.add(docs, embeddings: vectors, batchDocuments: 10_000)
         }
         let doomed = (0..<passages).filter { Double($0 % 100) < deleteShare * 100 }.map { "p\($0)" }

@@ -23,6 +23,30 @@ struct RandomModelShape: ParsableArguments {
     var description: String { "random \(layers) x \(width)" }
 }
 
+/// `--dimension` of the synthetic embeddings that the collection benchmarks write straight into a collection
+/// (no model computes them): the random vectors, and the one-layer random model of that width the
+/// collection is created with.
+struct SyntheticEmbeddingOptions: ParsableArguments {
+    @Option(help: "Embedding dimension (768 = Tiny).")
+    var dimension: Int = 768
+
+    /// Random weights one layer deep, `dimension` wide, with a one-block reranker (the collection's models; the
+    /// embeddings themselves are given).
+    func models() throws -> RetrievalModels {
+        try RetrievalBench.dummyModels(layers: 1, width: dimension, rerankerLayers: [0])
+    }
+
+    /// `dimension` random values (not normalised).
+    func randomVector(using rng: inout SeededGenerator) -> [Float] {
+        (0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) }
+    }
+
+    /// A random unit vector of `dimension` values.
+    func randomUnitVector(using rng: inout SeededGenerator) -> [Float] {
+        l2Normalized(randomVector(using: &rng))
+    }
+}
+
 /// Shared pieces of the collection benchmarks.
 enum RetrievalBench {
     /// Random weights of the released Tiny shape (12 x 768) and a random reranker reading layers
@@ -70,11 +94,6 @@ enum RetrievalBench {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-emb-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
-    }
-
-    /// A random unit vector of `dimension` values (the synthetic embeddings of the collection benchmarks).
-    static func randomUnitVector(dimension: Int, using rng: inout SeededGenerator) -> [Float] {
-        l2Normalized((0..<dimension).map { _ in Float(Int64(rng.next() >> 40) - (1 << 23)) })
     }
 
     /// The machine and kernels a figure was measured with (and how loaded the machine was at the start).

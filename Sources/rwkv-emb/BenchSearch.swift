@@ -17,8 +17,7 @@ struct BenchSearch: AsyncParsableCommand {
     @Option(help: "Collection sizes (comma separated).")
     var documents: String = "10000,100000"
 
-    @Option(help: "Embedding dimension (768 = Tiny).")
-    var dimension: Int = 768
+    @OptionGroup var embeddings: SyntheticEmbeddingOptions
 
     @Option(help: "Candidates returned (top-k of the scan).")
     var candidates: Int = 50
@@ -32,13 +31,15 @@ struct BenchSearch: AsyncParsableCommand {
     @Option(help: "Timed queries per search configuration of the collection run (p50 and p99 are reported).")
     var latencyQueries: Int = 100
 
+    private var dimension: Int { embeddings.dimension }
+
     func run() async throws {
         RetrievalBench.debugNote()
         RetrievalBench.machineNote()
         let sizes = documents.split(separator: ",").compactMap { Int($0) }
         try RetrievalBench.withTemporaryDirectory { dir in
             var rng = SeededGenerator(seed: 11)
-            func normalised() -> [Float] { RetrievalBench.randomUnitVector(dimension: dimension, using: &rng) }
+            func normalised() -> [Float] { embeddings.randomUnitVector(using: &rng) }
             print("threads: \(KernelThreads.coreCount) cores; the scan splits rows over `threads` workers, one single-threaded sgemv each")
             print("documents   matrix MB   threads   scan+top-k ms median (best)   scan GB/s (best)   copy GB/s (read+write, best)   scan / copy   scan / copy rate (bytes copied/s)")
             for n in sizes {
@@ -92,11 +93,11 @@ struct BenchSearch: AsyncParsableCommand {
     /// Search latency of a real collection (SQLite + segments) at `passages` passages.
     private func collectionRun(dir: URL) throws {
         // A 1-layer model of the same width: the query embedding is timed apart and excluded below.
-        let models = try RetrievalBench.dummyModels(layers: 1, width: dimension, rerankerLayers: [0])
+        let models = try embeddings.models()
         let c = try DocumentCollection.create(at: dir.appendingPathComponent("collection"), models: models,
                                               compaction: .init(deadShare: nil))
         var rng = SeededGenerator(seed: 29)
-        func unit() -> [Float] { RetrievalBench.randomUnitVector(dimension: dimension, using: &rng) }
+        func unit() -> [Float] { embeddings.randomUnitVector(using: &rng) }
         func word() -> String { "w\(rng.next() % 5000)" }
         var inserted = 0.0
         for start in stride(from: 0, to: passages, by: 10_000) {
