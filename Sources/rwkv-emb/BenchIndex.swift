@@ -24,11 +24,7 @@ struct BenchIndex: AsyncParsableCommand {
     @Option(help: "State precision.")
     var precision: StatePrecision = .fp16
 
-    @Option(help: "Documents per batch.")
-    var batchDocuments: Int = 64
-
-    @Option(help: "Tokens per batch.")
-    var batchTokens: Int = 8192
+    @OptionGroup var batches: AddBatchOptions
 
     @OptionGroup var shape: RandomModelShape
 
@@ -49,7 +45,8 @@ struct BenchIndex: AsyncParsableCommand {
         let totalTokens = embeddingInputs.reduce(0) { $0 + $1.count } + stateInputs.reduce(0) { $0 + $1.count }
         let ws = models.model.makeWorkspace()
         // The same batches as DocumentCollection.add.
-        var batches: [Range<Int>] = []
+        let (batchDocuments, batchTokens) = (batches.batchDocuments, batches.batchTokens)
+        var ranges: [Range<Int>] = []
         var start = 0
         while start < texts.count {
             var end = start, t = 0
@@ -57,7 +54,7 @@ struct BenchIndex: AsyncParsableCommand {
                 t += embeddingInputs[end].count + stateInputs[end].count
                 end += 1
             }
-            batches.append(start..<end)
+            ranges.append(start..<end)
             start = end
         }
         var bare = Double.infinity, index = Double.infinity
@@ -67,7 +64,7 @@ struct BenchIndex: AsyncParsableCommand {
         var disk: CollectionStats?
         func runBare() throws {
             let t = try RetrievalBench.time {
-                for b in batches {
+                for b in ranges {
                     _ = try models.model.embed(Array(embeddingInputs[b]), normalize: true, workspace: ws)
                     _ = try models.reranker.documentStates(tokens: Array(stateInputs[b]), workspace: ws)
                 }
@@ -84,7 +81,7 @@ struct BenchIndex: AsyncParsableCommand {
                 let docs = texts.enumerated().map { Document(id: "d\($0.offset)", text: $0.element) }
                 var last: AddProgress?
                 let t = try RetrievalBench.time {
-                    try c.add(docs, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens)) { last = $0 }
+                    try c.add(docs, options: batches.addOptions()) { last = $0 }
                 }
                 runs.append(String(format: "index %.2f", t))
                 disk = c.stats()
@@ -98,7 +95,7 @@ struct BenchIndex: AsyncParsableCommand {
             }
         }
         print("model: \(shape.description), state layers 0..<\(models.stateLayers), \(precision.rawValue) states, \(models.model.precision.rawValue) weights")
-        print("inputs: \(documents) documents x \(tokens) tokens = \(totalTokens) model tokens (embedding + state passes), \(batches.count) batches")
+        print("inputs: \(documents) documents x \(tokens) tokens = \(totalTokens) model tokens (embedding + state passes), \(ranges.count) batches")
         print(String(format: "bare engine: %.2f s  %7.1f docs/s  %8.0f tokens/s", bare, Double(documents) / bare, Double(totalTokens) / bare))
         print(String(format: "index:       %.2f s  %7.1f docs/s  %8.0f tokens/s", index, Double(documents) / index, Double(totalTokens) / index))
         print("runs (s, in order): " + runs.joined(separator: ", "))

@@ -57,6 +57,84 @@ struct CollectionOptions: ParsableArguments {
     }
 }
 
+/// `--batch-documents` and `--batch-tokens`: how `DocumentCollection.add` batches its documents (`AddOptions`,
+/// whose defaults these are).
+struct AddBatchOptions: ParsableArguments {
+    @Option(help: "Documents per batch (at most).")
+    var batchDocuments: Int = AddOptions().batchDocuments
+
+    @Option(help: "Tokens per batch (at most, roughly).")
+    var batchTokens: Int = AddOptions().batchTokens
+
+    func validate() throws {
+        guard batchDocuments >= 1, batchTokens >= 1 else { throw ValidationError("batch sizes must be at least 1") }
+    }
+
+    func addOptions(storeStates: Bool = true) -> AddOptions {
+        AddOptions(batchDocuments: batchDocuments, batchTokens: batchTokens, storeStates: storeStates)
+    }
+}
+
+/// The options of `index` that apply only when it creates the collection; given for an existing one, they
+/// must match its manifest.
+struct NewCollectionOptions: ParsableArguments {
+    @Option(help: "Embedding input protocol of a new collection (single|paper).")
+    var `protocol`: InputProtocol?
+
+    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8|int4).")
+    var precision: StatePrecision?
+
+    @Option(help: "Passage length in tokens of a new collection (documents longer than this are split).")
+    var passageTokens: Int?
+
+    @Option(help: "Tokens shared by consecutive passages of a new collection.")
+    var passageOverlap: Int?
+
+    @Flag(help: "A new collection keeps each document as one passage.")
+    var noSplit = false
+
+    func validate() throws {
+        if let t = passageTokens, t < 1 { throw ValidationError("--passage-tokens must be at least 1") }
+        if let o = passageOverlap, o < 0 || o >= (passageTokens ?? 512) {
+            throw ValidationError("--passage-overlap must be at least 0 and below --passage-tokens")
+        }
+    }
+
+    /// Refuses options that differ from what the existing collection was created with.
+    func check(against manifest: CollectionManifest) throws {
+        if let p = `protocol`, p.rawValue != manifest.inputProtocol {
+            throw CommandLineError("the collection uses --protocol \(manifest.inputProtocol), not \(p.rawValue)")
+        }
+        if let p = precision, p != manifest.statePrecision {
+            throw CommandLineError("the collection stores \(manifest.statePrecision.rawValue) states, not \(p.rawValue)")
+        }
+        if (passageTokens != nil && passageTokens != manifest.passageTokens) || (passageOverlap != nil && passageOverlap != manifest.passageOverlap)
+            || (noSplit && manifest.split) {
+            throw CommandLineError("the collection splits documents into \(manifest.split ? "passages of \(manifest.passageTokens) tokens (overlap \(manifest.passageOverlap))" : "one passage each"); passage options apply to new collections only")
+        }
+    }
+
+    func configuration(checkpoints files: (embedding: URL, reranker: URL), shard: ShardAssignment) -> CollectionConfiguration {
+        .command(checkpoints: files, statePrecision: precision ?? .fp16, inputProtocol: `protocol` ?? .single,
+                 passageTokens: passageTokens, passageOverlap: passageOverlap, split: !noSplit, shard: shard)
+    }
+}
+
+extension CollectionConfiguration {
+    /// A new collection made by a command: its checkpoint files recorded (later commands default to them),
+    /// passages of `passageTokens` (default 512) overlapping by `passageOverlap` (default: min(64, passage tokens / 8)).
+    static func command(checkpoints files: (embedding: URL, reranker: URL), statePrecision: StatePrecision, inputProtocol: InputProtocol,
+                        passageTokens: Int? = nil, passageOverlap: Int? = nil, split: Bool = true,
+                        shard: ShardAssignment = .unsharded) -> CollectionConfiguration {
+        let tokens = passageTokens ?? 512
+        return CollectionConfiguration(statePrecision: statePrecision, inputProtocol: inputProtocol,
+                                       embeddingCheckpoint: files.embedding.standardizedFileURL.path,
+                                       rerankerCheckpoint: files.reranker.standardizedFileURL.path,
+                                       passages: PassageOptions(maxTokens: tokens, overlapTokens: passageOverlap ?? min(64, tokens / 8), split: split),
+                                       shard: shard)
+    }
+}
+
 /// Progress of an indexing run (documents, tokens): a redrawn bar on a terminal, plain lines otherwise (both on standard error).
 final class IndexProgress {
     let total: Int

@@ -80,9 +80,7 @@ struct Eval: AsyncParsableCommand {
         // A configuration only for a new collection: an existing one is reused with its own passage options.
         let col = try DocumentCollection.openOrCreate(
             at: url, models: models,
-            configuration: manifest != nil ? nil : .init(statePrecision: precision, inputProtocol: `protocol`,
-                                                         embeddingCheckpoint: files.embedding.standardizedFileURL.path,
-                                                         rerankerCheckpoint: files.reranker.standardizedFileURL.path))
+            configuration: manifest != nil ? nil : .command(checkpoints: files, statePrecision: precision, inputProtocol: `protocol`))
         CollectionOptions.notePrecision(col)
         let indexing = IndexProgress(total: dataset.corpus.count, label: "documents")
         let skipped = try Evaluation.index(dataset, into: col) { p in

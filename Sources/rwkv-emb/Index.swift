@@ -18,12 +18,6 @@ struct Index: AsyncParsableCommand {
 
     @OptionGroup var collectionOptions: CollectionOptions
 
-    @Option(help: "Embedding input protocol of a new collection (single|paper).")
-    var `protocol`: InputProtocol?
-
-    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8|int4).")
-    var precision: StatePrecision?
-
     @Option(help: ArgumentHelp("Only files matching these globs (repeatable).", valueName: "glob"))
     var include: [String] = []
 
@@ -33,20 +27,9 @@ struct Index: AsyncParsableCommand {
     @Option(help: "How to read inputs (auto|text|jsonl).")
     var format: DocumentInputs.Format = .auto
 
-    @Option(help: "Documents per batch (at most).")
-    var batchDocuments: Int = 64
+    @OptionGroup var batches: AddBatchOptions
 
-    @Option(help: "Tokens per batch (at most, roughly).")
-    var batchTokens: Int = 8192
-
-    @Option(help: "Passage length in tokens of a new collection (documents longer than this are split).")
-    var passageTokens: Int?
-
-    @Option(help: "Tokens shared by consecutive passages of a new collection.")
-    var passageOverlap: Int?
-
-    @Flag(help: "A new collection keeps each document as one passage.")
-    var noSplit = false
+    @OptionGroup var newCollection: NewCollectionOptions
 
     @Flag(help: "Do not compute reranker states (search then reranks these documents online).")
     var noStates = false
@@ -64,28 +47,12 @@ struct Index: AsyncParsableCommand {
 
     func validate() throws {
         guard !paths.isEmpty else { throw ValidationError("give at least one path (or - for standard input)") }
-        guard batchDocuments >= 1, batchTokens >= 1 else { throw ValidationError("batch sizes must be at least 1") }
-        if let t = passageTokens, t < 1 { throw ValidationError("--passage-tokens must be at least 1") }
-        if let o = passageOverlap, o < 0 || o >= (passageTokens ?? 512) {
-            throw ValidationError("--passage-overlap must be at least 0 and below --passage-tokens")
-        }
     }
 
     func run() async throws {
         let url = collectionOptions.url
         let manifest = DocumentCollection.exists(at: url) ? try DocumentCollection.readManifest(at: url) : nil
-        if let manifest {
-            if let p = `protocol`, p.rawValue != manifest.inputProtocol {
-                throw CommandLineError("the collection uses --protocol \(manifest.inputProtocol), not \(p.rawValue)")
-            }
-            if let p = precision, p != manifest.statePrecision {
-                throw CommandLineError("the collection stores \(manifest.statePrecision.rawValue) states, not \(p.rawValue)")
-            }
-            if (passageTokens != nil && passageTokens != manifest.passageTokens) || (passageOverlap != nil && passageOverlap != manifest.passageOverlap)
-                || (noSplit && manifest.split) {
-                throw CommandLineError("the collection splits documents into \(manifest.split ? "passages of \(manifest.passageTokens) tokens (overlap \(manifest.passageOverlap))" : "one passage each"); passage options apply to new collections only")
-            }
-        }
+        if let manifest { try newCollection.check(against: manifest) }
         let shardAssignment = try shard.map(ShardAssignment.init(parsing:)) ?? manifest?.shard ?? .unsharded
         if let manifest, shardAssignment != manifest.shard {
             throw CommandLineError("the collection holds shard \(manifest.shard), not \(shardAssignment)")
@@ -102,12 +69,7 @@ struct Index: AsyncParsableCommand {
             CollectionOptions.notePrecision(collection)
         } else {
             collection = try DocumentCollection.create(
-                at: url, models: models,
-                configuration: .init(statePrecision: precision ?? .fp16, inputProtocol: `protocol` ?? .single,
-                                     embeddingCheckpoint: files.embedding.standardizedFileURL.path,
-                                     rerankerCheckpoint: files.reranker.standardizedFileURL.path,
-                                     passages: PassageOptions(maxTokens: passageTokens ?? 512, overlapTokens: passageOverlap ?? min(64, (passageTokens ?? 512) / 8), split: !noSplit),
-                                     shard: shardAssignment))
+                at: url, models: models, configuration: newCollection.configuration(checkpoints: files, shard: shardAssignment))
         }
         try annOptions.apply(to: collection)
         let reporter = IndexProgress(total: documents.count, label: "documents")
@@ -115,7 +77,7 @@ struct Index: AsyncParsableCommand {
         var counts: [AddedDocument.Outcome: Int] = [:]
         var tokens = 0
         var passages = 0
-        try collection.add(documents, options: .init(batchDocuments: batchDocuments, batchTokens: batchTokens, storeStates: !noStates)) { p in
+        try collection.add(documents, options: batches.addOptions(storeStates: !noStates)) { p in
             for d in p.committed {
                 counts[d.outcome, default: 0] += 1
                 passages += d.passages

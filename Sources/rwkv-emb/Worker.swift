@@ -53,10 +53,8 @@ struct Worker: AsyncParsableCommand {
                                               precision: PrecisionChoice.resolve(collectionOptions.weightPrecision))
         let collection = try DocumentCollection.openOrCreate(
             at: url, models: models,
-            configuration: .init(statePrecision: precision, inputProtocol: `protocol`,
-                                 embeddingCheckpoint: files.embedding.standardizedFileURL.path,
-                                 rerankerCheckpoint: files.reranker.standardizedFileURL.path,
-                                 passages: PassageOptions(maxTokens: passageTokens, overlapTokens: passageOverlap ?? min(64, passageTokens / 8))))
+            configuration: .command(checkpoints: files, statePrecision: precision, inputProtocol: `protocol`,
+                                    passageTokens: passageTokens, passageOverlap: passageOverlap))
         emit(["ready": true, "collection": url.path, "documents": collection.count, "shard": shardAssignment.description])
         var pending: [Substring] = []
         var batches = 0
