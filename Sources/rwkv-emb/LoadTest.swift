@@ -34,7 +34,7 @@ struct LoadTest: AsyncParsableCommand {
     }
 
     @Option(help: "Server base URL (loopback only).")
-    var url = "http://127.0.0.1:8080"
+    var url = "http://\(Serve.defaults.host):\(Serve.defaults.port)"
 
     @Option(help: "Concurrent clients.")
     var concurrency = 32

@@ -20,6 +20,9 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
+    /// The library's defaults: every address and limit option below defaults to the value `ServerConfiguration` has.
+    static let defaults = ServerConfiguration()
+
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "Serve random weights of a released shape instead of a checkpoint (load testing): tiny, base, large.")
@@ -36,28 +39,28 @@ struct Serve: AsyncParsableCommand {
     var collectionsDir: String?
 
     @Option(help: "Address to bind.")
-    var host = "127.0.0.1"
+    var host = defaults.host
 
     @Option(help: "Port to bind (0: any free port; the bound port is printed).")
-    var port = 8080
+    var port = defaults.port
 
     @Option(help: "Model id reported by /info and the OpenAI routes (default: the checkpoint's file name).")
     var modelID: String?
 
     @Option(help: "Token budget of one coalesced forward pass.")
-    var maxBatchTokens = 16384
+    var maxBatchTokens = defaults.maxBatchTokens
 
     @Option(help: "Requests coalesced into one forward pass at most.")
-    var maxBatchRequests = 64
+    var maxBatchRequests = defaults.maxBatchRequests
 
     @Option(help: "Longest wait (ms) for more requests before a pass when fewer are queued than the last pass served (0: none).")
-    var batchLingerMs = 5
+    var batchLingerMs = Int(defaults.batchLinger / .milliseconds(1))
 
     @Option(help: "Inputs one request may carry (split into engine batches of --max-batch-tokens).")
-    var maxClientBatchSize = 2048
+    var maxClientBatchSize = defaults.maxClientBatchSize
 
     @Option(help: "Model input tokens one request may carry in all.")
-    var maxClientBatchTokens = 1 << 20
+    var maxClientBatchTokens = defaults.maxClientBatchTokens
 
     @Flag(name: .customLong("accept-token-ids"), help: "Take token ids on /v1/embeddings (refused by default: OpenAI clients send tiktoken ids, not RWKV ids).")
     var acceptTokenIDs = false
@@ -66,13 +69,13 @@ struct Serve: AsyncParsableCommand {
     var corsAllowOrigin: [String] = []
 
     @Option(help: "Tokens of one input at most (longer: 422, or cut when the request asks to truncate).")
-    var maxInputLength = 8192
+    var maxInputLength = defaults.maxInputLength
 
     @Option(help: "Requests in flight at most (beyond: 429).")
-    var maxConcurrentRequests = 512
+    var maxConcurrentRequests = defaults.maxConcurrentRequests
 
     @Option(help: "Largest request body in bytes (beyond: 413).")
-    var payloadLimit = 2 * 1024 * 1024
+    var payloadLimit = defaults.payloadLimit
 
     @Flag(help: "Truncate over-long inputs even when a request does not ask to.")
     var autoTruncate = false
@@ -87,13 +90,13 @@ struct Serve: AsyncParsableCommand {
     var apiKeysFile: String?
 
     @Option(help: "Seconds a client may take to send one whole request before its connection is closed (slow bodies).")
-    var requestReadTimeout = 30
+    var requestReadTimeout = Int(defaults.requestReadTimeout / .seconds(1))
 
     @Option(help: "Seconds an idle connection stays open.")
-    var idleTimeout = 60
+    var idleTimeout = Int(defaults.idleTimeout / .seconds(1))
 
     @Option(help: "Connections served at once (more wait until one closes).")
-    var maxConnections = 1024
+    var maxConnections = defaults.maxConnections
 
     @Option(help: .hidden)
     var debugInferenceDelayMs = 0
