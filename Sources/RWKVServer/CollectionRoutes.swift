@@ -197,11 +197,12 @@ struct CollectionRoutes: Sendable {
         let collection = try registry.get(name)
         let body = try await request.decodeJSON(SearchRequest.self, limit: config.payloadLimit)
         guard !body.query.isEmpty else { throw APIError.validation("`query` cannot be empty", param: "query") }
-        let topK = body.top_k ?? 10
+        let defaults = SearchOptions()
+        let topK = body.top_k ?? defaults.topK
         guard (1...1000).contains(topK) else { throw APIError.validation("`top_k` must be in 1...1000", param: "top_k") }
-        let candidates = body.candidates ?? max(50, topK)
+        let candidates = body.candidates ?? max(defaults.candidates, topK)
         guard (1...10000).contains(candidates) else { throw APIError.validation("`candidates` must be in 1...10000", param: "candidates") }
-        var mode = SearchMode.hybrid
+        var mode = defaults.mode
         if let m = body.mode {
             guard let parsed = SearchMode(rawValue: m.lowercased()) else {
                 throw APIError.validation("`mode` must be dense, lexical or hybrid", param: "mode")
@@ -209,11 +210,17 @@ struct CollectionRoutes: Sendable {
             mode = parsed
         }
         let filter = try body.filter.map { try Self.filter($0) }
-        let options = SearchOptions(topK: topK, candidates: max(candidates, topK), rerank: body.rerank ?? true,
-                                    instruction: body.instruction ?? Embedder.defaultInstruction, mode: mode,
-                                    filter: filter, group: body.group ?? true, exact: body.exact ?? false)
+        var options = defaults
+        options.topK = topK
+        options.candidates = max(candidates, topK)
+        options.rerank = body.rerank ?? defaults.rerank
+        options.instruction = body.instruction ?? defaults.instruction
+        options.mode = mode
+        options.filter = filter
+        options.group = body.group ?? defaults.group
+        options.exact = body.exact ?? defaults.exact
         let query = body.query
-        let (result, timings) = try await batcher.exclusive { _ in try collection.search(query, options: options) }
+        let (result, timings) = try await batcher.exclusive { [options] _ in try collection.search(query, options: options) }
         metrics.observeSearch(collection: name, mode: mode, filtered: filter != nil, result: result)
         let response = SearchOutput(result, mode: mode, collection: name,
                                     timings: .init(result.timings, queueMilliseconds: Self.ms(timings.queue),

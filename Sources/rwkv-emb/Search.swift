@@ -9,14 +9,15 @@ struct Search: AsyncParsableCommand {
 
     @OptionGroup var collectionOptions: CollectionOptions
 
+    // Defaults: the library's (`SearchOptions`).
     @Option(help: "Results to print (documents, or passages with --no-group).")
-    var topK: Int = 10
+    var topK: Int = SearchOptions().topK
 
     @Option(help: "Candidates per list (dense, lexical) to fuse and rerank.")
-    var candidates: Int = 50
+    var candidates: Int = SearchOptions().candidates
 
     @Option(help: "Candidate lists: dense, lexical or hybrid (both, fused by reciprocal rank).")
-    var mode: SearchMode = .hybrid
+    var mode: SearchMode = SearchOptions().mode
 
     @Option(name: .customLong("where"), help: ArgumentHelp("Only documents whose metadata matches this filter (JSON).", valueName: "json"))
     var filter: String?
