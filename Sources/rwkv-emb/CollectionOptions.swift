@@ -95,7 +95,7 @@ struct NewCollectionOptions: ParsableArguments {
 
     func validate() throws {
         if let t = passageTokens, t < 1 { throw ValidationError("--passage-tokens must be at least 1") }
-        if let o = passageOverlap, o < 0 || o >= (passageTokens ?? 512) {
+        if let o = passageOverlap, o < 0 || o >= (passageTokens ?? PassageOptions().maxTokens) {
             throw ValidationError("--passage-overlap must be at least 0 and below --passage-tokens")
         }
     }
@@ -115,22 +115,25 @@ struct NewCollectionOptions: ParsableArguments {
     }
 
     func configuration(checkpoints files: (embedding: URL, reranker: URL), shard: ShardAssignment) -> CollectionConfiguration {
-        .command(checkpoints: files, statePrecision: precision ?? .fp16, inputProtocol: `protocol` ?? .single,
+        .command(checkpoints: files, statePrecision: precision ?? CollectionConfiguration().statePrecision,
+                 inputProtocol: `protocol` ?? CollectionConfiguration().inputProtocol,
                  passageTokens: passageTokens, passageOverlap: passageOverlap, split: !noSplit, shard: shard)
     }
 }
 
 extension CollectionConfiguration {
     /// A new collection made by a command: its checkpoint files recorded (later commands default to them),
-    /// passages of `passageTokens` (default 512) overlapping by `passageOverlap` (default: min(64, passage tokens / 8)).
+    /// passages of `passageTokens` (default: `PassageOptions`'s, 512) overlapping by `passageOverlap` (default:
+    /// `PassageOptions`'s 64, at most an eighth of the passage).
     static func command(checkpoints files: (embedding: URL, reranker: URL), statePrecision: StatePrecision, inputProtocol: InputProtocol,
                         passageTokens: Int? = nil, passageOverlap: Int? = nil, split: Bool = true,
                         shard: ShardAssignment = .unsharded) -> CollectionConfiguration {
-        let tokens = passageTokens ?? 512
+        let defaults = PassageOptions()
+        let tokens = passageTokens ?? defaults.maxTokens
         return CollectionConfiguration(statePrecision: statePrecision, inputProtocol: inputProtocol,
                                        embeddingCheckpoint: files.embedding.standardizedFileURL.path,
                                        rerankerCheckpoint: files.reranker.standardizedFileURL.path,
-                                       passages: PassageOptions(maxTokens: tokens, overlapTokens: passageOverlap ?? min(64, tokens / 8), split: split),
+                                       passages: PassageOptions(maxTokens: tokens, overlapTokens: passageOverlap ?? min(defaults.overlapTokens, tokens / 8), split: split),
                                        shard: shard)
     }
 }

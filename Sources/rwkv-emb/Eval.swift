@@ -29,8 +29,9 @@ struct Eval: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Reranker: a file, a directory or a name (default: the one paired with --model).", valueName: "reranker"))
     var reranker: String?
     @Option(help: "Embedding input protocol of a new collection (single|paper: the paper's multi-EOS protocol).")
-    var `protocol`: InputProtocol = .single
-    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8|int4).") var precision: StatePrecision = .fp16
+    var `protocol`: InputProtocol = CollectionConfiguration().inputProtocol
+    @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8|int4).")
+    var precision: StatePrecision = CollectionConfiguration().statePrecision
     // Not `--precision`: as on `index`, that names the precision of the stored states.
     @Option(name: .customLong("weight-precision"), help: PrecisionChoice.help) var weightPrecision: WeightPrecision = .auto
     @Option(help: "Query instruction (the paper's protocol uses one per task).") var instruction: String = Embedder.defaultInstruction

@@ -23,14 +23,15 @@ struct Worker: AsyncParsableCommand {
 
     @OptionGroup var collectionOptions: CollectionOptions
 
+    // Defaults: the library's (`CollectionConfiguration`, `PassageOptions`, `AddOptions`).
     @Option(help: "State precision of a new collection (fp32|fp16|bf16|int8); must equal the final collection's.")
-    var precision: StatePrecision = .fp16
+    var precision: StatePrecision = CollectionConfiguration().statePrecision
 
     @Option(help: "Embedding input protocol of a new collection (single|paper).")
-    var `protocol`: InputProtocol = .single
+    var `protocol`: InputProtocol = CollectionConfiguration().inputProtocol
 
     @Option(help: "Passage length in tokens of a new collection.")
-    var passageTokens: Int = 512
+    var passageTokens: Int = PassageOptions().maxTokens
 
     @Option(help: "Tokens shared by consecutive passages of a new collection (default: min(64, passage tokens / 8)).")
     var passageOverlap: Int?
@@ -39,7 +40,7 @@ struct Worker: AsyncParsableCommand {
     var shard: String?
 
     @Option(help: "Documents per engine batch (at most).")
-    var batchDocuments: Int = 64
+    var batchDocuments: Int = AddOptions().batchDocuments
 
     @Flag(help: "Do not compute reranker states.")
     var noStates = false
