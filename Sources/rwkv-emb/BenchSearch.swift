@@ -20,7 +20,7 @@ struct BenchSearch: AsyncParsableCommand {
     @OptionGroup var embeddings: SyntheticEmbeddingOptions
 
     @Option(help: "Candidates returned (top-k of the scan).")
-    var candidates: Int = 50
+    var candidates: Int = SearchOptions().candidates
 
     @Option(help: "Timed queries per size (the median is reported).")
     var queries: Int = 30
@@ -113,6 +113,9 @@ struct BenchSearch: AsyncParsableCommand {
         print("collection: \(passages) passages of \(dimension) dims (synthetic embeddings written straight into the segments, no states; texts of 24 random words of 5000)")
         print(String(format: "insert: %.1f s (%.0f passages/s); disk %.1f MB = %.0f bytes per passage, SQLite %.1f%% of it (%.1f MB)",
                      inserted, Double(passages) / inserted, Double(s.totalBytes) / 1e6, s.bytesPerPassage, s.sqliteShare * 100, Double(s.sqliteBytes) / 1e6))
+        // The collection's default search, reranking off: the dense stage is the timed part.
+        var options = SearchOptions()
+        options.rerank = false
         let queryTexts = (0..<max(1, latencyQueries)).map { _ in (0..<3).map { _ in word() }.joined(separator: " ") }
         // The bare scan of the same number of rows (a plain matrix): the peer of the store's dense stage.
         let matrix = (0..<passages).flatMap { _ in unit() }
@@ -120,15 +123,15 @@ struct BenchSearch: AsyncParsableCommand {
         var bare: [Double] = []
         matrix.withUnsafeBufferPointer { m in
             for _ in 0..<max(1, latencyQueries) {
-                bare.append(RetrievalBench.time { _ = VectorSearch.topK(VectorSearch.scores(matrix: m.baseAddress!, rows: passages, dimension: dimension, query: q0), k: 50) })
+                bare.append(RetrievalBench.time { _ = VectorSearch.topK(VectorSearch.scores(matrix: m.baseAddress!, rows: passages, dimension: dimension, query: q0), k: options.candidates) })
             }
         }
         bare.sort()
         let bareMedian = Self.percentile(bare, 0.5)
-        print(String(format: "bare scan + top-50 of %d rows (a plain in-memory matrix, all cores): p50 %.2f ms, p99 %.2f ms",
-                     passages, bareMedian * 1e3, Self.percentile(bare, 0.99) * 1e3))
+        print(String(format: "bare scan + top-%d of %d rows (a plain in-memory matrix, all cores): p50 %.2f ms, p99 %.2f ms",
+                     options.candidates, passages, bareMedian * 1e3, Self.percentile(bare, 0.99) * 1e3))
         print("\(queryTexts.count) queries per row; stage columns are the p50 query's, ms")
-        print("search (top 10, 50 candidates per list, no rerank)   p50 ms   p99 ms   filter   dense   lexical   fusion   query emb.   p50 / bare scan p50")
+        print("search (top \(options.topK), \(options.candidates) candidates per list, no rerank)   p50 ms   p99 ms   filter   dense   lexical   fusion   query emb.   p50 / bare scan p50")
         let configurations: [(String, SearchMode, String?)] = [
             ("dense", .dense, nil), ("lexical", .lexical, nil), ("hybrid", .hybrid, nil),
             ("dense, filter 100%", .dense, #"{"bucket": {"$gte": 0}}"#), ("dense, filter 10%", .dense, #"{"bucket": {"$lt": 10}}"#),
@@ -140,8 +143,10 @@ struct BenchSearch: AsyncParsableCommand {
             let filter = try filterJSON.map { try MetadataFilter.parse(json: $0) }
             var store: [Double] = [], stages: [SearchTimings] = []
             for (i, q) in queryTexts.enumerated() {
-                let r = try c.search(q, options: .init(topK: 10, candidates: 50, rerank: false, mode: mode, filter: filter))
-                if i == 0 && r.hits.count != 10 { throw CommandLineError("\(label): \(r.hits.count) hits, expected 10") }
+                options.mode = mode
+                options.filter = filter
+                let r = try c.search(q, options: options)
+                if i == 0 && r.hits.count != options.topK { throw CommandLineError("\(label): \(r.hits.count) hits, expected \(options.topK)") }
                 store.append(r.timings.total - r.timings.queryEmbedding)
                 stages.append(r.timings)
             }
