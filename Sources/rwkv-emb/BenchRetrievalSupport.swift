@@ -27,8 +27,14 @@ struct RandomModelShape: ParsableArguments {
 /// (no model computes them): the random vectors, and the one-layer random model of that width the
 /// collection is created with.
 struct SyntheticEmbeddingOptions: ParsableArguments {
-    @Option(help: "Embedding dimension (768 = Tiny).")
+    @Option(help: "Embedding dimension (768 = Tiny; a positive multiple of 64, the head size).")
     var dimension: Int = 768
+
+    func validate() throws {
+        guard dimension > 0, dimension % 64 == 0 else {
+            throw ValidationError("--dimension \(dimension): must be a positive multiple of 64 (the head size)")
+        }
+    }
 
     /// Random weights one layer deep, `dimension` wide, with a one-block reranker (the collection's models; the
     /// embeddings themselves are given).

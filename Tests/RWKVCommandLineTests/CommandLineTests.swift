@@ -74,6 +74,9 @@ import Glibc
         #expect(r.status != 0 && r.stderr.contains("model mismatch"), "\(r.stderr)")
         r = try await runCLI(["index", "--collection", col, "--precision", "fp32", "-"], stdin: "x")
         #expect(r.status != 0 && r.stderr.contains("stores fp16 states"))
+        // A benchmark width the model cannot have is refused before anything runs (it used to trap).
+        r = try await runCLI(["bench", "compact", "--dimension", "16", "--passages", "8"])
+        #expect(r.status != 0 && r.stderr.contains("--dimension 16: must be a positive multiple of 64"), "\(r.stderr)")
     }
 
     /// kill -9 at random moments while indexing: every document reported as added is there afterwards,
