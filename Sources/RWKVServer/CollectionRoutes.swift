@@ -67,7 +67,9 @@ struct CollectionRoutes: Sendable {
                                                                    "ef_search": "\(a.settings.efSearch)", "threshold": "\(a.settings.threshold)"],
                                           elements: a.elements, deleted: a.deleted, memory_bytes: a.memoryBytes,
                                           file_bytes: a.fileBytes, file: a.file)
-                              })
+                              },
+                              weight_precision: c.manifest.weightPrecision?.rawValue,
+                              weight_precision_mismatch: c.weightPrecisionMismatch.map { "\($0)" })
     }
 
     /// The `ann` fields of create/add over `base` (422 naming the field when out of range).

@@ -48,6 +48,11 @@ struct CollectionInfo: Encodable, Sendable {
     var dead_bytes: Int
     var sqlite_bytes: Int
     var ann: ANNInfo?
+    /// The weight precision the stored embeddings and states were computed in (null: not recorded).
+    @NullWhenAbsent var weight_precision: String?
+    /// Set when this server's models compute in another precision (adds and searches still work,
+    /// within each precision's bound of fp32; the CLI prints the same words as a `note:`).
+    @NullWhenAbsent var weight_precision_mismatch: String?
 }
 
 struct CollectionList: Encodable, Sendable {

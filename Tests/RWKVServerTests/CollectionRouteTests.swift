@@ -1,6 +1,8 @@
+import EmbeddingRWKV
 import Foundation
 import RWKVRetrieval
 import RWKVServer
+import RWKVTestSupport
 import Testing
 
 /// Collection routes against a real server, with collections in a temporary folder.
@@ -90,6 +92,31 @@ extension SerialServerSuites {
         let gone = try await server.send(.DELETE, "/collections/docs", body: nil)
         #expect(gone.status == .noContent, "\(gone.text)")
         #expect(!(FileManager.default.fileExists(atPath: root.appendingPathComponent("docs").path)))
+    }
+
+    /// A collection records the weight precision it was computed in; a server whose models compute in
+    /// another one serves it and says so in the collection's info.
+    @Test func weightPrecisionMismatchIsReported() async throws {
+        do {
+            let fp32 = try await TestServer.start { $0.collectionsRoot = self.root }
+            defer { Task { try? await fp32.stop() } }
+            #expect(try await fp32.post("/collections", json: ["name": "p"]).status == .created)
+            #expect(try await fp32.post("/collections/p/documents", json: ["documents": [["id": "a", "text": "RWKV is an RNN."]]]).status == .ok)
+            let info = try #require(try await fp32.get("/collections/p").json() as? [String: Any])
+            #expect(info["weight_precision"] as? String == "fp32")
+            #expect(info["weight_precision_mismatch"] is NSNull, "\(info)")
+            try await fp32.stop()
+        }
+        let bf16Model = try ServedModel.load(model: Fixtures.embeddingCheckpoint("tiny-bf16"),
+                                             reranker: Fixtures.rerankerCheckpoint("tiny-bf16"), precision: .bf16)
+        let bf16 = try await TestServer.start(served: bf16Model) { $0.collectionsRoot = self.root }
+        defer { Task { try? await bf16.stop() } }
+        let info = try #require(try await bf16.get("/collections/p").json() as? [String: Any])
+        #expect(info["weight_precision"] as? String == "fp32")
+        let note = try #require(info["weight_precision_mismatch"] as? String, "\(info)")
+        #expect(note.contains("computed with fp32 weights, these models compute in bf16"), "\(note)")
+        let search = try await bf16.post("/collections/p/search", json: ["query": "what is RWKV", "top_k": 1])
+        #expect(search.status == .ok, "\(search.text)")
     }
 
     @Test func unknownCollectionAndBadDocuments() async throws {
