@@ -56,9 +56,6 @@ public struct HubEnvironment: Sendable {
         fallbackDirectory = value("RWKV_EMB_FALLBACK_DIR").map(expand)
     }
 
-    /// The environment of this process.
-    public static var current: HubEnvironment { HubEnvironment(ProcessInfo.processInfo.environment) }
-
     public var cache: HubCache { HubCache(root: cacheDirectory) }
 
     static func isTrue(_ value: String?) -> Bool {
