@@ -320,12 +320,20 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         }
         guard let snapshot else { return }
         try apply(snapshot)
-        if rw.read({ table.generation }) < 0 { try refreshOnce() }  // the delta did not add up: reload fully
+        guard rw.read({ table.generation }) < 0 else { return }
+        // A full reload reads the rows and their count in one transaction: if even that does not add up,
+        // the database disagrees with itself (a damaged page: found by fuzz-collection, where reloading
+        // again recursed until the stack overflowed). A delta that did not add up: reload fully, once.
+        if snapshot.full {
+            throw RetrievalError.corrupt(path: Self.databaseURL(url).path,
+                                         reason: "the passages table reads \(rw.read { table.count + table.damaged.count }) rows but counts \(snapshot.total)")
+        }
+        try refreshOnce()
     }
 
     /// `refreshOnce`, with SQLite's own failures (a damaged database page or record) as `RetrievalError`s.
     private func refreshChecked() throws {
-        do { try refreshOnce() } catch let e as SegmentVanished { throw e } catch {
+        do { try refreshOnce() } catch let e as SegmentVanished { throw e } catch let e as RetrievalError { throw e } catch {
             throw RetrievalError.database(error, path: Self.databaseURL(url).path)
         }
     }
