@@ -215,12 +215,13 @@ extension DocumentCollection {
         if mode == .recompute && models == nil { throw RetrievalError.modelsRequired("recomputing damaged documents runs the models") }
         let manifest = try readManifest(at: url)
         var rewritten: [String] = []
+        let codec = try StateCodec(manifest: manifest)
         for d in before.damage where d.document == nil && (d.problem.hasPrefix("header") || d.problem.contains("header checksum")) {
             guard let kind = SegmentFile.Kind(rawValue: (d.file as NSString).pathExtension),
                   let id = Int(((d.file as NSString).lastPathComponent as NSString).deletingPathExtension) else { continue }
             let path = url.appendingPathComponent(d.file).path
             let file = try StorageFile(path: path, writable: true, create: false)
-            try file.write(SegmentFile.header(kind: kind, id: id, fields: segmentHeaderFields(kind, codec: StateCodec(manifest: manifest))), at: 0)
+            try file.write(SegmentFile.header(kind: kind, id: id, fields: segmentHeaderFields(kind, codec: codec)), at: 0)
             try file.sync()
             rewritten.append(d.file)
         }

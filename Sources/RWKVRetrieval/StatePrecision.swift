@@ -63,9 +63,12 @@ public enum TokenShiftPrecision: String, Sendable, CaseIterable, Codable {
         switch self {
         case .fp32: 2 * c * 4
         case .fp16: 2 * c * 2
-        case .int8: 2 * c / 64 * 2 + 2 * c
+        case .int8: Self.int8Rows(width: c) * 2 + 2 * c
         }
     }
+
+    /// 64-value rows of the int8 token shift of one layer of width `c`, one fp16 scale each.
+    static func int8Rows(width c: Int) -> Int { 2 * c / 64 }
 }
 
 /// The byte layout of one stored state (see ARCHITECTURE.md, "states.bin"): for each layer,
@@ -118,12 +121,11 @@ public struct StateCodec: Sendable, Equatable {
                 case .fp32: dst.copyMemory(from: src, byteCount: 2 * c * 4)
                 case .fp16: Self.encodeHalves(src, count: 2 * c, into: dst, HalfFloat.encodeSaturating)
                 case .int8:
+                    let shiftRows = TokenShiftPrecision.int8Rows(width: c)
                     let scales = dst.assumingMemoryBound(to: UInt16.self)
-                    let q = (dst + 2 * c / 64 * 2).assumingMemoryBound(to: Int8.self)
-                    Self.quantizeRows(src, rows: 2 * c / 64, limit: 127) { r, m in
-                        let h = HalfFloat.encodeSaturating(m / 127)
-                        scales[r] = h
-                        return HalfFloat.decode(h)
+                    let q = (dst + shiftRows * 2).assumingMemoryBound(to: Int8.self)
+                    Self.quantizeRows(src, rows: shiftRows, limit: 127) { r, m in
+                        Self.storeHalfScale(m / 127, at: scales + r)
                     } store: { r, i, v in q[r * 64 + i] = v }
                 }
                 let w = src + 2 * c, wd = dst + shiftBytes
@@ -144,10 +146,7 @@ public struct StateCodec: Sendable, Equatable {
                     let scales = wd.assumingMemoryBound(to: UInt16.self)
                     let q = (wd + rows * 2).assumingMemoryBound(to: UInt8.self)
                     Self.quantizeRows(w, rows: rows, limit: 7) { r, m in
-                        // The scale as stored (fp16), so that values are quantised against what decode multiplies by.
-                        let h = HalfFloat.encodeSaturating(m / 7)
-                        scales[r] = h
-                        return HalfFloat.decode(h)
+                        Self.storeHalfScale(m / 7, at: scales + r)
                     } store: { r, i, v in
                         // Two values a byte: the even one in the low nibble.
                         let nibble = UInt8(bitPattern: v) & 0x0F
@@ -166,6 +165,15 @@ public struct StateCodec: Sendable, Equatable {
                                      _ convert: (Float) -> UInt16) {
         let h = out.assumingMemoryBound(to: UInt16.self)
         for i in 0..<count { h[i] = convert(source[i]) }
+    }
+
+    /// Stores `scale` as fp16 and returns the value stored, so that values are quantised against what
+    /// decode multiplies by.
+    @inline(__always)
+    private static func storeHalfScale(_ scale: Float, at slot: UnsafeMutablePointer<UInt16>) -> Float {
+        let h = HalfFloat.encodeSaturating(scale)
+        slot.pointee = h
+        return HalfFloat.decode(h)
     }
 
     /// Symmetric quantisation of each of the `rows` 64-value rows of `w` to integers in -limit...limit: `scale` gets the
@@ -203,9 +211,10 @@ public struct StateCodec: Sendable, Equatable {
                 case .fp32: UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 2 * c * 4)
                 case .fp16: HalfFloat.decode(src, count: 2 * c, into: dst)
                 case .int8:
+                    let shiftRows = TokenShiftPrecision.int8Rows(width: c)
                     let scales = src.assumingMemoryBound(to: UInt16.self)
-                    let q = (src + 2 * c / 64 * 2).assumingMemoryBound(to: Int8.self)
-                    for r in 0..<(2 * c / 64) { Self.decodeInt8Row(q + r * 64, scale: HalfFloat.decode(scales[r]), into: dst + r * 64) }
+                    let q = (src + shiftRows * 2).assumingMemoryBound(to: Int8.self)
+                    for r in 0..<shiftRows { Self.decodeInt8Row(q + r * 64, scale: HalfFloat.decode(scales[r]), into: dst + r * 64) }
                 }
                 let ws = src + shiftBytes, w = dst + 2 * c
                 switch precision {
