@@ -5,6 +5,9 @@
 // - `nn.Linear` weights are [out, in] (y = x W^T: the engine calls sgemm with W transposed);
 // - LoRA factors (`w1`, `w2`, `a1`, ...) are used as `x @ w1 @ w2`, so `w1` is [C, rank], `w2` [rank, C];
 // - per-channel vectors ([1, 1, C] in the file) are flattened to [C]; `r_k` [H, 64] is flattened to [H*64].
+//
+// Only this target builds them (the .pth/.safetensors loaders and RandomWeights), so apart from
+// FloatTensor and ModelArchitecture they keep Swift's internal memberwise initialisers.
 
 /// A dense fp32 tensor: `values.count == shape.reduce(1, *)`.
 public struct FloatTensor: Sendable, Equatable {
@@ -63,11 +66,6 @@ public struct ModelArchitecture: Sendable, Equatable, CustomStringConvertible {
 public struct LayerNormWeights: Sendable, Equatable {
     public var weight: [Float]
     public var bias: [Float]
-
-    public init(weight: [Float], bias: [Float]) {
-        self.weight = weight
-        self.bias = bias
-    }
 }
 
 /// `blocks.{i}.att.*`: the RWKV-7 time-mix.
@@ -91,26 +89,6 @@ public struct TimeMixWeights: Sendable, Equatable {
     public var receptance, key, value, output: FloatTensor
     /// GroupNorm (H groups, eps 64e-5) after the WKV recurrence.
     public var lnX: LayerNormWeights
-
-    public init(
-        xR: [Float], xW: [Float], xK: [Float], xV: [Float], xA: [Float], xG: [Float],
-        w0: [Float], w1: FloatTensor, w2: FloatTensor,
-        a0: [Float], a1: FloatTensor, a2: FloatTensor,
-        v0: [Float]?, v1: FloatTensor?, v2: FloatTensor?,
-        g1: FloatTensor, g2: FloatTensor,
-        kK: [Float], kA: [Float], rK: [Float],
-        receptance: FloatTensor, key: FloatTensor, value: FloatTensor, output: FloatTensor,
-        lnX: LayerNormWeights
-    ) {
-        self.xR = xR; self.xW = xW; self.xK = xK; self.xV = xV; self.xA = xA; self.xG = xG
-        self.w0 = w0; self.w1 = w1; self.w2 = w2
-        self.a0 = a0; self.a1 = a1; self.a2 = a2
-        self.v0 = v0; self.v1 = v1; self.v2 = v2
-        self.g1 = g1; self.g2 = g2
-        self.kK = kK; self.kA = kA; self.rK = rK
-        self.receptance = receptance; self.key = key; self.value = value; self.output = output
-        self.lnX = lnX
-    }
 }
 
 /// `blocks.{i}.ffn.*`: the channel-mix (token shift, relu squared).
@@ -119,12 +97,6 @@ public struct ChannelMixWeights: Sendable, Equatable {
     public var xK: [Float]
     /// [feedForwardSize, C] and [C, feedForwardSize], as [out, in].
     public var key, value: FloatTensor
-
-    public init(xK: [Float], key: FloatTensor, value: FloatTensor) {
-        self.xK = xK
-        self.key = key
-        self.value = value
-    }
 }
 
 public struct BlockWeights: Sendable, Equatable {
@@ -133,15 +105,6 @@ public struct BlockWeights: Sendable, Equatable {
     public var ln1, ln2: LayerNormWeights
     public var timeMix: TimeMixWeights
     public var channelMix: ChannelMixWeights
-
-    public init(ln0: LayerNormWeights?, ln1: LayerNormWeights, ln2: LayerNormWeights,
-                timeMix: TimeMixWeights, channelMix: ChannelMixWeights) {
-        self.ln0 = ln0
-        self.ln1 = ln1
-        self.ln2 = ln2
-        self.timeMix = timeMix
-        self.channelMix = channelMix
-    }
 }
 
 /// `head.{retr,sts,cls}_head.*`: LayerNorm(fc2(relu(fc1 x)) + x).
@@ -149,12 +112,6 @@ public struct TaskHeadWeights: Sendable, Equatable {
     /// [hidden, C] and [C, hidden], as [out, in]; no biases.
     public var fc1, fc2: FloatTensor
     public var norm: LayerNormWeights
-
-    public init(fc1: FloatTensor, fc2: FloatTensor, norm: LayerNormWeights) {
-        self.fc1 = fc1
-        self.fc2 = fc2
-        self.norm = norm
-    }
 }
 
 /// An embedding checkpoint (`rwkv.*` and `head.*` keys).
@@ -167,18 +124,6 @@ public struct EmbeddingModelWeights: Sendable {
     public var retrievalHead: TaskHeadWeights
     public var similarityHead: TaskHeadWeights
     public var classificationHead: TaskHeadWeights
-
-    public init(architecture: ModelArchitecture, embedding: FloatTensor, blocks: [BlockWeights],
-                lnOut: LayerNormWeights, retrievalHead: TaskHeadWeights,
-                similarityHead: TaskHeadWeights, classificationHead: TaskHeadWeights) {
-        self.architecture = architecture
-        self.embedding = embedding
-        self.blocks = blocks
-        self.lnOut = lnOut
-        self.retrievalHead = retrievalHead
-        self.similarityHead = similarityHead
-        self.classificationHead = classificationHead
-    }
 }
 
 /// A state-based reranker checkpoint (`reranker.*`, optional `reranker_layer_idx`).
@@ -196,16 +141,4 @@ public struct RerankerWeights: Sendable {
     /// Which embedding-model layer's WKV state each reranker block starts from
     /// (`reranker_layer_idx`; 0..<layerCount when the checkpoint has none).
     public var layerIndices: [Int]
-
-    public init(architecture: ModelArchitecture, token: [Float], blocks: [BlockWeights], lnOut: LayerNormWeights,
-                hiddenWeight: FloatTensor, hiddenBias: [Float], scoreWeight: FloatTensor, layerIndices: [Int]) {
-        self.architecture = architecture
-        self.token = token
-        self.blocks = blocks
-        self.lnOut = lnOut
-        self.hiddenWeight = hiddenWeight
-        self.hiddenBias = hiddenBias
-        self.scoreWeight = scoreWeight
-        self.layerIndices = layerIndices
-    }
 }
