@@ -17,6 +17,7 @@ import ray
 from ray import serve
 
 from rwkv_emb_ray import build_index
+from rwkv_emb_ray.serve_process import ServeProcess
 from rwkv_emb_ray.serving import search_app
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -61,11 +62,9 @@ def main():
     distributed = time.perf_counter() - t
     print(f"index: single rwkv-emb index (one process, {os.cpu_count()} threads) {N / single:.1f} docs/s ({single:.1f} s); "
           f"Ray 2 actors + merge {N / distributed:.1f} docs/s ({distributed:.1f} s); ratio Ray / single {single / distributed:.2f}")
-    server = subprocess.Popen([BIN, "serve", "--collection", str(work / "single"), "--model", MODEL, "--reranker", RERANKER,
-                               "--host", "127.0.0.1", "--port", "0", "--precision", "fp32"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+    server = ServeProcess(BIN, "--collection", str(work / "single"), "--model", MODEL, "--reranker", RERANKER, "--precision", "fp32")
     try:
-        single_url = server.stdout.readline().split()[-1].strip() + "/collections/single/search"
+        single_url = server.url + "/collections/single/search"
         serve.start(http_options={"host": "127.0.0.1", "port": 8124})
         serve.run(search_app([work / "ray" / f"shard-{i}" for i in range(2)], binary=BIN, name="single", model=MODEL,
                              reranker=RERANKER, serve_args=["--precision", "fp32"]), route_prefix="/")
@@ -78,8 +77,7 @@ def main():
         print(f"search (dense, top_k 10, candidates 50, {len(queries)} queries; median / p90 ms): single-node route {s[0]:.1f} / {s[1]:.1f}; "
               f"Ray ingress two-phase {two[0]:.1f} / {two[1]:.1f} ({two[0] / s[0]:.2f}x); one-phase {one[0]:.1f} / {one[1]:.1f} ({one[0] / s[0]:.2f}x)")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
         serve.shutdown()
         ray.shutdown()
         shutil.rmtree(work, ignore_errors=True)

@@ -7,8 +7,6 @@ its shard directory over loopback, and an ingress that scatters a search over th
     # POST /collections/docs/search {"query": ..., "distributed": "one-phase"}  one round trip
 """
 import json
-import subprocess
-import threading
 import urllib.error
 import urllib.request
 
@@ -17,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .search import one_phase_search, two_phase_search
+from .serve_process import ServeProcess
 
 
 @serve.deployment
@@ -24,21 +23,14 @@ class ShardServer:
     """`rwkv-emb serve --collection DIR` on 127.0.0.1 (any free port), and a proxy to its routes."""
 
     def __init__(self, directory, binary, model=None, reranker=None, serve_args=()):
-        cmd = [str(binary), "serve", "--collection", str(directory), "--host", "127.0.0.1", "--port", "0"]
+        args = ["--collection", str(directory)]
         if model:
-            cmd += ["--model", str(model)]
+            args += ["--model", str(model)]
         if reranker:
-            cmd += ["--reranker", str(reranker)]
-        cmd += [str(a) for a in serve_args]
-        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        if not line.startswith("listening on "):
-            self.process.kill()
-            raise RuntimeError(f"rwkv-emb serve did not start: {line!r} {self.process.stderr.read()}")
-        self.url = line.split()[-1].strip()
+            args += ["--reranker", str(reranker)]
+        self.server = ServeProcess(binary, *args, *serve_args)
+        self.url = self.server.url
         self.name = str(directory).rstrip("/").rsplit("/", 1)[-1]
-        for stream in (self.process.stdout, self.process.stderr):
-            threading.Thread(target=lambda s=stream: [None for _ in s], daemon=True).start()
 
     def post(self, route, body):
         request = urllib.request.Request(f"{self.url}/collections/{self.name}/{route}", data=json.dumps(body).encode(),
@@ -50,12 +42,8 @@ class ShardServer:
             return {"status": e.code, "body": json.loads(e.read() or b"{}")}
 
     def __del__(self):
-        if getattr(self, "process", None) and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if getattr(self, "server", None):
+            self.server.stop()
 
 
 class ShardRequestError(Exception):

@@ -21,6 +21,7 @@ import ray
 from ray import serve
 
 from rwkv_emb_ray import build_index, shard_of
+from rwkv_emb_ray.serve_process import ServeProcess
 from rwkv_emb_ray.serving import search_app
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -177,11 +178,9 @@ def main():
     step(f"{len(got)} passages: embeddings and states byte-identical to the single-process index")
 
     # Search: Ray Serve (two-phase, one-phase) against the single-node route on the reference.
-    single = subprocess.Popen([BIN, "serve", "--collection", str(reference), "--model", MODEL, "--reranker", RERANKER,
-                               "--host", "127.0.0.1", "--port", "0", "--precision", "fp32"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+    single = ServeProcess(BIN, "--collection", str(reference), "--model", MODEL, "--reranker", RERANKER, "--precision", "fp32")
     try:
-        single_url = single.stdout.readline().split()[-1].strip() + "/collections/reference/search"
+        single_url = single.url + "/collections/reference/search"
         serve.start(http_options={"host": "127.0.0.1", "port": int(os.environ.get("RAY_SERVE_PORT", "8123"))})
         serve.run(search_app([output / f"shard-{i}" for i in range(SHARDS)], binary=BIN, name="reference", model=MODEL,
                              reranker=RERANKER, serve_args=["--precision", "fp32"]), route_prefix="/")
@@ -210,8 +209,7 @@ def main():
         step(f"two-phase distributed search: the single node's hits on {len(queries) * 4} dense searches; "
              f"{differences['identical']} of {differences['compared']} scores bit-identical, the others within {differences['max']:.1e}")
     finally:
-        single.terminate()
-        single.wait(timeout=30)
+        single.stop()
         serve.shutdown()
         ray.shutdown()
         shutil.rmtree(work, ignore_errors=True)
