@@ -23,8 +23,12 @@ public struct RWKVModel: Sendable {
     /// (no second copy when `weights` is not used afterwards); block weights are converted block by block
     /// into engine buffers, the projections into `precision` (resolved against `kernels`: a precision this
     /// machine cannot run becomes fp32; `WeightPrecision.resolve` says why).
-    public init(_ weights: consuming EmbeddingModelWeights, precision requested: WeightPrecision = .fp32,
-                kernels: MatrixKernels? = nil) {
+    public init(_ weights: consuming EmbeddingModelWeights, precision requested: WeightPrecision = .fp32) {
+        self.init(weights, precision: requested, kernels: nil)
+    }
+
+    /// As `init(_:precision:)`, resolved against `kernels` (the tests pretend to be other machines).
+    package init(_ weights: consuming EmbeddingModelWeights, precision requested: WeightPrecision, kernels: MatrixKernels?) {
         let kernels = kernels ?? (requested == .fp32 ? MatrixKernels(cpu: .current, oneDNN: nil) : .current)
         var w = consume weights
         let resolved = requested == .fp32 ? .fp32 : requested.resolve(on: kernels).precision

@@ -23,8 +23,12 @@ public struct RerankerNetwork: Sendable {
     public let precision: WeightPrecision
 
     /// `precision` as for `RWKVModel.init` (pass the model's `precision` to compute both alike).
-    public init(_ weights: consuming RerankerWeights, precision requested: WeightPrecision = .fp32,
-                kernels: MatrixKernels? = nil) throws(RWKVError) {
+    public init(_ weights: consuming RerankerWeights, precision requested: WeightPrecision = .fp32) throws(RWKVError) {
+        try self.init(weights, precision: requested, kernels: nil)
+    }
+
+    /// As `init(_:precision:)`, resolved against `kernels` (the tests pretend to be other machines).
+    package init(_ weights: consuming RerankerWeights, precision requested: WeightPrecision, kernels: MatrixKernels?) throws(RWKVError) {
         let kernels = kernels ?? (requested == .fp32 ? MatrixKernels(cpu: .current, oneDNN: nil) : .current)
         let w = weights
         let resolved = requested == .fp32 ? .fp32 : requested.resolve(on: kernels).precision

@@ -18,7 +18,7 @@ public enum WeightPrecision: String, Sendable, CaseIterable, Codable {
     }
 
     /// The storage format of the projections (`auto` resolves first; here it reads as fp32).
-    public var format: MatrixFormat {
+    package var format: MatrixFormat {
         switch self {
         case .fp32, .auto: .fp32
         case .bf16: .bf16
@@ -48,7 +48,7 @@ public enum WeightPrecision: String, Sendable, CaseIterable, Codable {
     /// AVX512-BF16/AMX (else widened: fp32 speed), and where both are native int8's GEMM rate is at least
     /// bf16's (VNNI/AMX do twice the int8 operations; single-thread Zen 5, loaded: 768x768 x 512 rows bf16 373
     /// vs int8 334 GFLOP/s, 3072x768 x 2048 rows 40 vs 72) at half bf16's weight memory, so auto picks int8.
-    public func resolve(on kernels: MatrixKernels, forceFP32: Bool = false) -> Resolution {
+    package func resolve(on kernels: MatrixKernels, forceFP32: Bool = false) -> Resolution {
         if forceFP32 {
             return Resolution(precision: .fp32, note: self == .fp32 ? nil : "\(rawValue) requested, fp32 forced: computing in fp32")
         }

@@ -6,7 +6,7 @@ import CBLAS
 import RWKVKernelsC
 
 /// How a weight matrix is stored and multiplied.
-public enum MatrixFormat: String, Sendable, CaseIterable {
+package enum MatrixFormat: String, Sendable, CaseIterable {
     /// fp32, OpenBLAS sgemm.
     case fp32
     /// bf16 (round to nearest even). Where oneDNN's bf16 matmul has a native kernel (AVX512-BF16, AMX):
@@ -22,12 +22,12 @@ public enum MatrixFormat: String, Sendable, CaseIterable {
 
 /// An nn.Linear weight [outputs, inputs] stored once, at load, in the format its kernel reads.
 /// Immutable after init (the raw storage is never moved), so workers can read it concurrently.
-public final class LinearWeight: @unchecked Sendable {
-    public let outputs: Int
-    public let inputs: Int
-    public let format: MatrixFormat
+package final class LinearWeight: @unchecked Sendable {
+    package let outputs: Int
+    package let inputs: Int
+    package let format: MatrixFormat
     /// For `.bf16`: whether the products run on oneDNN's bf16 matmul (else widened to fp32 for sgemm).
-    public let nativeBF16: Bool
+    package let nativeBF16: Bool
     private let fp32: UnsafeMutablePointer<Float>?
     private let bf16: UnsafeMutablePointer<UInt16>?
     private let int8: UnsafeMutablePointer<Int8>?
@@ -36,14 +36,14 @@ public final class LinearWeight: @unchecked Sendable {
     /// The largest |int8 weight|: 127 where int8 products accumulate in int32 (VNNI, AMX); 63 elsewhere,
     /// because `vpmaddubsw` (AVX2, AVX-512BW) adds pairs of u8 x s8 products in saturating int16:
     /// measured with oneDNN 2.6.3 on AVX2, |w| <= 64 is exact and 127 is off by 1.2e7 on a 768-long dot.
-    public static func int8Range(for cpu: CPUFeatures) -> Int {
+    package static func int8Range(for cpu: CPUFeatures) -> Int {
         cpu.contains(.avx512vnni) || cpu.contains(.amxInt8) ? 127 : 63
     }
 
     /// Converts `values` ([outputs][inputs] row-major fp32); `int8Range` only matters for `.int8`, `nativeBF16`
     /// (pass `MatrixKernels.hasBF16GEMM`) only for `.bf16`. The bf16 weights stay in this plain layout:
     /// oneDNN's runtime-row-count bf16 GEMM reads [n][k] as it is, so there is nothing to reorder.
-    public init(_ values: [Float], outputs: Int, inputs: Int, format: MatrixFormat, int8Range: Int = 63,
+    package init(_ values: [Float], outputs: Int, inputs: Int, format: MatrixFormat, int8Range: Int = 63,
                 nativeBF16: Bool = false) {
         precondition(values.count == outputs * inputs, "weight has \(values.count) values, expected \(outputs) x \(inputs)")
         self.outputs = outputs
@@ -77,10 +77,10 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// Whether the products round the activations (int8, native bf16): then a last-bit difference in the
     /// input becomes a whole rounding step now and then, and the fp32 products feeding it must be row-invariant.
-    public var roundsActivations: Bool { format == .int8 || nativeBF16 }
+    package var roundsActivations: Bool { format == .int8 || nativeBF16 }
 
     /// Bytes held.
-    public var byteCount: Int {
+    package var byteCount: Int {
         switch format {
         case .fp32: 4 * outputs * inputs
         case .bf16: 2 * outputs * inputs
@@ -89,10 +89,10 @@ public final class LinearWeight: @unchecked Sendable {
     }
 
     /// The fp32 weights (only for `.fp32`).
-    public var floats: UnsafePointer<Float>? { fp32.map { UnsafePointer($0) } }
+    package var floats: UnsafePointer<Float>? { fp32.map { UnsafePointer($0) } }
 
     /// out[m, outputs] (+)= x[m, inputs] W^T, split over the engine's workers like `parallelSgemm`.
-    public func multiply(rows m: Int, x: UnsafePointer<Float>, ldx: Int, out: UnsafeMutablePointer<Float>, ldo: Int,
+    package func multiply(rows m: Int, x: UnsafePointer<Float>, ldx: Int, out: UnsafeMutablePointer<Float>, ldo: Int,
                          accumulate: Bool) {
         guard m > 0 else { return }
         if format == .fp32 {
@@ -167,34 +167,34 @@ public final class LinearWeight: @unchecked Sendable {
 }
 
 /// Which matrix kernels this process can run: the CPU's features and whether oneDNN loaded.
-public struct MatrixKernels: Sendable, CustomStringConvertible {
-    public var cpu: CPUFeatures
+package struct MatrixKernels: Sendable, CustomStringConvertible {
+    package var cpu: CPUFeatures
     /// oneDNN's version when `libdnnl.so.2` loaded (the int8 GEMM), else nil.
-    public var oneDNN: String?
+    package var oneDNN: String?
     /// oneDNN's bf16 matmul kernel ("gemm:jit") where it has a native one on this CPU (AVX512-BF16, AMX), else nil.
-    public var bf16Kernel: String?
+    package var bf16Kernel: String?
 
-    public init(cpu: CPUFeatures, oneDNN: String?, bf16Kernel: String? = nil) {
+    package init(cpu: CPUFeatures, oneDNN: String?, bf16Kernel: String? = nil) {
         self.cpu = cpu
         self.oneDNN = oneDNN
         self.bf16Kernel = oneDNN == nil ? nil : bf16Kernel
     }
 
     /// This machine (loads oneDNN on first use).
-    public static var current: MatrixKernels {
+    package static var current: MatrixKernels {
         guard rwkv_onednn_available() != 0 else { return MatrixKernels(cpu: .current, oneDNN: nil) }
         return MatrixKernels(cpu: .current, oneDNN: rwkv_onednn_version().map { String(cString: $0) } ?? "unknown version",
                              bf16Kernel: rwkv_onednn_bf16_kernel().map { String(cString: $0) })
     }
 
     /// Whether int8 can run: oneDNN loaded and its int8 kernels have at least AVX2 to run on.
-    public var hasInt8: Bool { oneDNN != nil && cpu.contains(.avx2) }
+    package var hasInt8: Bool { oneDNN != nil && cpu.contains(.avx2) }
 
     /// Whether bf16 products run natively: oneDNN's bf16 matmul kernel (`bf16Kernel`) loaded. The bf16
     /// format still runs without: widened to fp32 for sgemm.
-    public var hasBF16GEMM: Bool { oneDNN != nil && bf16Kernel != nil }
+    package var hasBF16GEMM: Bool { oneDNN != nil && bf16Kernel != nil }
 
-    public var description: String {
+    package var description: String {
         let bf16 = bf16Kernel.map { ", bf16 matmul \($0)" } ?? ", no native bf16 matmul"
         return "cpu: \(cpu); oneDNN: \(oneDNN.map { "\($0) (int8 s8s8s32 GEMM\(bf16))" } ?? "not loaded")"
     }

@@ -25,7 +25,7 @@ package func sgemm(
 /// fp32 products that feed a rounding of activations (bf16, int8), where a last-bit difference between a
 /// text alone and in a batch would otherwise become a whole rounding step. OpenBLAS's sgemm where oneDNN
 /// did not load (then bf16 and int8 activations are not in use either).
-public func rowInvariantSgemm(
+package func rowInvariantSgemm(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
