@@ -1,5 +1,6 @@
 import Foundation
 import RWKVCheckpoint
+import RWKVSupport
 
 /// Clustered synthetic embeddings for the ANN tests and `bench ann` (uniform random vectors are the
 /// hardest case and unlike real embeddings): a Gaussian mixture of `clusters` centroids drawn uniformly
@@ -20,9 +21,13 @@ public struct SyntheticEmbeddings: Sendable {
         self.seed = seed
         var rng = SeededGenerator(seed: seed)
         var c = [Float](repeating: 0, count: self.clusters * dimension)
-        for i in 0..<self.clusters {
-            for j in 0..<dimension { c[i * dimension + j] = Self.gaussian(&rng) }
-            Self.normalize(&c, row: i, dimension: dimension)
+        let clusterCount = self.clusters
+        c.withUnsafeMutableBufferPointer { c in
+            for i in 0..<clusterCount {
+                let row = c.baseAddress! + i * dimension
+                for j in 0..<dimension { row[j] = Self.gaussian(&rng) }
+                l2NormalizeInPlace(row, count: dimension, minimumNorm: 1e-12)
+            }
         }
         centroids = c
     }
@@ -41,14 +46,8 @@ public struct SyntheticEmbeddings: Sendable {
             var rng = SeededGenerator(seed: seed &* 0x9E37_79B9 &+ UInt64(first + r) &* 0xD1B5_4A32_D192_ED03)
             let cluster = Int(rng.next() % UInt64(clusters))
             let row = out + r * dimension
-            var s: Float = 0
-            for j in 0..<dimension {
-                let x = centroids[cluster * dimension + j] + sigma * Self.gaussian(&rng)
-                row[j] = x
-                s += x * x
-            }
-            let inv = 1 / max(s.squareRoot(), 1e-12)
-            for j in 0..<dimension { row[j] *= inv }
+            for j in 0..<dimension { row[j] = centroids[cluster * dimension + j] + sigma * Self.gaussian(&rng) }
+            l2NormalizeInPlace(row, count: dimension, minimumNorm: 1e-12)
         }
     }
 
@@ -65,13 +64,6 @@ public struct SyntheticEmbeddings: Sendable {
         spread = base.spread
         self.seed = seed
         centroids = base.centroids
-    }
-
-    static func normalize(_ v: inout [Float], row: Int, dimension: Int) {
-        var s: Float = 0
-        for j in 0..<dimension { s += v[row * dimension + j] * v[row * dimension + j] }
-        let inv = 1 / max(s.squareRoot(), 1e-12)
-        for j in 0..<dimension { v[row * dimension + j] *= inv }
     }
 
     /// Box-Muller over the checkpoint library's SplitMix64 generator.

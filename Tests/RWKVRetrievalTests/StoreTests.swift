@@ -4,6 +4,7 @@ import Testing
 import EmbeddingRWKV
 import RWKVKernels
 @testable import RWKVRetrieval
+import RWKVSupport
 import RWKVTestSupport
 
 /// The version-2 store: passages, filters, hybrid search, compaction, migration, checksums.
@@ -21,23 +22,7 @@ import RWKVTestSupport
     }
 
     static func unit(_ n: Int, _ rng: inout Rng) -> [Float] {
-        var v = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
-        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        for i in v.indices { v[i] /= norm }
-        return v
-    }
-
-    @Test func crc32cKnownValueAndImplementationsAgree() {
-        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
-        #expect(CRC32C.portableChecksum(Array("123456789".utf8)) == 0xE306_9283)
-        var rng = Rng(state: 5)
-        for n in [0, 1, 7, 8, 9, 63, 64, 1000, 4099] {
-            let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            #expect(CRC32C.checksum(bytes) == CRC32C.portableChecksum(bytes), "\(n) bytes")
-            // Continuing over a split equals one pass.
-            let cut = n / 3
-            #expect(CRC32C.checksum(Array(bytes[cut...]), continuing: CRC32C.checksum(Array(bytes[..<cut]))) == CRC32C.checksum(bytes))
-        }
+        l2Normalized((0..<n).map { _ in Float.random(in: -1...1, using: &rng) })
     }
 
     /// Every passage is `text.utf8[start..<end]` exactly (multi-byte text included); a changed document's
