@@ -121,7 +121,7 @@ let package = Package(
             name: "EmbeddingRWKVTests",
             dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels", "RWKVTestSupport"]
         ),
-        .testTarget(name: "RWKVKernelsTests", dependencies: ["RWKVKernels"]),
+        .testTarget(name: "RWKVKernelsTests", dependencies: ["RWKVKernels", "RWKVKernelsC", "RWKVSupport", "RWKVCheckpoint"]),
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: [
@@ -140,6 +140,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The `rwkv-emb` commands as child processes (`swift build --build-tests` builds the executable).
