@@ -101,7 +101,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             inputProtocol: configuration.inputProtocol.rawValue, dimension: models.model.width, stateLayers: models.stateLayers,
             statePrecision: configuration.statePrecision,
             shiftPrecision: configuration.statePrecision.tokenShift.rawValue,
-            stateTemplate: StateReranker.instruction + "Document: {text}\n",
+            stateTemplate: StateReranker.documentTemplate,
             queryInstruction: Embedder.defaultInstruction,
             passageTokens: configuration.passages.maxTokens, passageOverlap: configuration.passages.overlapTokens,
             split: configuration.passages.split,

@@ -36,22 +36,24 @@ public struct RetrievalModels: Sendable {
     public let tokenizer: WorldTokenizer
     public let fingerprint: ModelFingerprint
 
-    /// Builds the engine objects from loaded weights (the fingerprint is taken first).
+    /// Builds the engine objects from loaded weights (the fingerprint is taken first), the block
+    /// projections of both models in `precision` (the reranker follows the embedding model's resolved one).
     public init(embedding: EmbeddingModelWeights, reranker rerankerWeights: RerankerWeights,
-                tokenizer: WorldTokenizer = .shared) throws {
+                tokenizer: WorldTokenizer = .shared, precision: WeightPrecision = .fp32) throws {
         fingerprint = ModelFingerprint(embedding: embedding, reranker: rerankerWeights)
-        let model = RWKVModel(embedding)
-        let network = try RerankerNetwork(rerankerWeights)
+        let model = RWKVModel(embedding, precision: precision)
+        let network = try RerankerNetwork(rerankerWeights, precision: model.precision)
         self.model = model
         self.tokenizer = tokenizer
         reranker = try StateReranker(model: model, network: network, tokenizer: tokenizer)
     }
 
-    /// Loads an embedding checkpoint and its reranker (`.pth` or `.safetensors`).
-    public static func load(embedding: URL, reranker: URL, tokenizer: WorldTokenizer = .shared) throws -> RetrievalModels {
+    /// Loads an embedding checkpoint and its reranker (`.pth` or `.safetensors`), in `precision`.
+    public static func load(embedding: URL, reranker: URL, tokenizer: WorldTokenizer = .shared,
+                            precision: WeightPrecision = .fp32) throws -> RetrievalModels {
         let weights = try EmbeddingModelWeights.load(contentsOf: embedding)
         let rerankerWeights = try RerankerWeights.load(contentsOf: reranker, pairedWith: weights.architecture)
-        return try RetrievalModels(embedding: weights, reranker: rerankerWeights, tokenizer: tokenizer)
+        return try RetrievalModels(embedding: weights, reranker: rerankerWeights, tokenizer: tokenizer, precision: precision)
     }
 
     /// Embedding-model layers a cached document state holds (0...max(reranker layer index)).
