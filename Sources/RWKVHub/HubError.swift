@@ -73,8 +73,8 @@ extension HubError: CustomStringConvertible, LocalizedError {
         case let .notCached(repo, file, revision, cache, offline):
             let head = "\(file) of \(repo)@\(revision) is not in the local cache (\(cache))"
             return offline
-                ? head + ", and HF_HUB_OFFLINE is set, so nothing is downloaded. Unset HF_HUB_OFFLINE and run `rwkv-emb download`."
-                : head + ". Run `rwkv-emb download` first."
+                ? head + ", and HF_HUB_OFFLINE is set, so nothing is downloaded. Unset HF_HUB_OFFLINE and download it."
+                : head + "; download it first."
         case let .networkUnavailable(host, reason):
             return "Cannot reach \(host): \(reason). Check the network (or set HF_HUB_OFFLINE=1 to use only cached models)."
         case let .timedOut(host):

@@ -141,7 +141,7 @@ public struct ModelResolver: Sendable {
           \(reason.description)
         Using the small TEST model with RANDOM weights from \(directory.path) instead: \
         its embeddings and scores are meaningless.
-        Run `rwkv-emb download \(KnownModels.defaultName)` when online to get the real model.
+        Download '\(KnownModels.defaultName)' when online to get the real model.
         """
     }
 

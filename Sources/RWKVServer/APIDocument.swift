@@ -8,14 +8,13 @@ enum APIDocument {
     static let openAPI: [UInt8] = load("openapi.json")
     static let docsPage: [UInt8] = load("docs.html")
 
-    /// The resource bundle next to the executable (or test bundle), else the package's source tree,
-    /// else `Bundle.module` (asked last: on Linux it aborts the process when its bundle is gone).
+    /// The resource bundle next to the executable (or test bundle), else `Bundle.module` (asked last: on
+    /// Linux it aborts the process when its bundle is gone).
     private static func load(_ fileName: String) -> [UInt8] {
         let bundleName = "swift-rwkv-emb_RWKVServer"
         var candidates = [
             Bundle.main.bundleURL.appendingPathComponent("\(bundleName).resources/\(fileName)"),
             Bundle.main.bundleURL.appendingPathComponent("\(bundleName).bundle/Contents/Resources/\(fileName)"),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/\(fileName)"),
         ]
         for bundle in Bundle.allBundles {
             candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("\(bundleName).resources/\(fileName)"))

@@ -22,7 +22,7 @@ final class CollectionRegistry: Sendable {
     /// Opens (or creates) the command-line collections and every collection under the root.
     func openAll(paths: [URL]) throws {
         guard !paths.isEmpty || root != nil else { return }
-        guard let models else { throw APIError(.validation, "collections need a reranker: start the server with --reranker") }
+        guard let models else { throw APIError(.validation, "collections need a reranker, and this server was started without one") }
         var urls = paths
         if let root {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -68,8 +68,8 @@ final class CollectionRegistry: Sendable {
         guard Self.isValidName(name) else {
             throw APIError.validation("collection names are 1...64 letters, digits, '.', '_' or '-' (not starting with '.')", param: "name")
         }
-        guard let models else { throw APIError(.validation, "collections need a reranker: start the server with --reranker") }
-        guard let root else { throw APIError(.validation, "this server has no collections root: start it with --collections-dir DIR") }
+        guard let models else { throw APIError(.validation, "collections need a reranker, and this server was started without one") }
+        guard let root else { throw APIError(.validation, "this server has no folder for new collections (it was started without a collections directory)") }
         let url = root.appendingPathComponent(name, isDirectory: true)
         return try entries.withLockedValue { map in
             guard map[name] == nil else { throw APIError(.conflict, "a collection named \"\(name)\" already exists", param: "name") }

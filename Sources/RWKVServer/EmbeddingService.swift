@@ -169,7 +169,7 @@ final class EmbeddingService: Sendable {
         metrics.countRequest(method: "batch")
         var timings = timings
         guard let reranker = served.reranker else {
-            throw APIError(.modelType, "model is not a re-ranker model: this server has no reranker (start it with `--reranker <checkpoint>`)")
+            throw APIError(.modelType, "model is not a re-ranker model: this server was started without a reranker")
         }
         guard !query.isEmpty else { throw .validation("`query` cannot be empty", param: "query") }
         try preparer.checkBatch(count: documents.count, field: field)

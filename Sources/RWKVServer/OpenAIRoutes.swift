@@ -20,8 +20,8 @@ struct OpenAIRoutes: Sendable {
         token-id input is refused: this server would read the ids as RWKV world-tokenizer ids, but OpenAI \
         clients send tiktoken ids (LangChain's OpenAIEmbeddings does so by default), which would give \
         meaningless embeddings. Send the texts as strings (LangChain: \
-        OpenAIEmbeddings(..., check_embedding_ctx_length=False)), or start the server with \
-        --accept-token-ids if your ids are RWKV ids.
+        OpenAIEmbeddings(..., check_embedding_ctx_length=False)), or, if your ids are RWKV ids, start the \
+        server with token-id input accepted.
         """
 
     func embeddings(_ request: Request) async throws -> Response {

@@ -23,6 +23,7 @@ struct CommandLineHint: Error, CustomStringConvertible, LocalizedError {
         case let RetrievalError.legacyFormat(path, _): ": convert it with `rwkv-emb migrate --collection \(path)`"
         case RetrievalError.notText: " (exclude it with --exclude)"
         case HubError.noPairedReranker: " Give one with --reranker."
+        case HubError.notCached: " With this tool: `rwkv-emb download`."
         default: nil
         }
     }

@@ -93,7 +93,7 @@ import Testing
         #expect(pair.embedding.isFallback)
         #expect(notices.all.count == 1)
         #expect(notices.all.first?.contains("RANDOM weights") == true)
-        #expect(notices.all.first?.contains("rwkv-emb download tiny") == true)
+        #expect(notices.all.first?.contains("Download 'tiny' when online") == true)
 
         // A model named explicitly never falls back.
         await #expect(throws: HubError.self) { try await resolver.resolvePair(model: "tiny", reranker: nil) }

@@ -49,7 +49,7 @@ import RWKVTestSupport
         let error = try #require(try object(refused)["error"] as? [String: Any])
         let message = try #require(error["message"] as? String)
         #expect(message.contains("check_embedding_ctx_length=False"))
-        #expect(message.contains("--accept-token-ids"))
+        #expect(message.contains("token-id input accepted"))
         #expect(error["param"] as? String == "input")
 
         let accepting = try await TestServer.start { $0.acceptTokenIDs = true }
