@@ -125,11 +125,7 @@ struct CollectionRoutes: Sendable {
     func list(_ name: String, filter: String?) throws -> Response {
         let c = try registry.get(name)
         let parsed = try filter.map { try Self.filter(JSONValue(parsing: $0)) }
-        let docs = try c.list(where: parsed).map { s in
-            DocumentListResponse.Item(id: s.id, text_bytes: s.textBytes, embedding_tokens: s.embeddingTokens,
-                                      state_tokens: s.stateTokens, has_state: s.hasState, passages: s.passages,
-                                      metadata: s.metadata.map(JSONValue.init(parsing:)))
-        }
+        let docs = try c.list(where: parsed).map(DocumentListItem.init)
         return try jsonResponse(DocumentListResponse(collection: name, documents: docs))
     }
 

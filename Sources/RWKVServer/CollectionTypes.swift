@@ -108,17 +108,8 @@ struct DocumentResponse: Encodable, Sendable {
 }
 
 struct DocumentListResponse: Encodable, Sendable {
-    struct Item: Encodable, Sendable {
-        var id: String
-        var text_bytes: Int
-        var embedding_tokens: Int
-        var state_tokens: Int
-        var has_state: Bool
-        var passages: Int
-        var metadata: JSONValue?
-    }
     var collection: String
-    var documents: [Item]
+    var documents: [DocumentListItem]
 }
 
 struct SearchRequest: Decodable, Sendable {

@@ -38,13 +38,11 @@ struct ListDocuments: AsyncParsableCommand {
 
     func run() async throws {
         let c = try directory.open()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for d in try c.list(where: try parseFilter(filter)) {
             if json {
-                var o: [String: Any] = ["id": d.id, "state_tokens": d.stateTokens, "embedding_tokens": d.embeddingTokens,
-                                        "text_bytes": d.textBytes, "has_state": d.hasState, "passages": d.passages]
-                if let m = d.metadata, let v = try? JSONSerialization.jsonObject(with: Data(m.utf8)) { o["metadata"] = v }
-                let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])
-                print(String(decoding: data, as: UTF8.self))
+                print(String(decoding: try encoder.encode(DocumentListItem(d)), as: UTF8.self))
             } else {
                 print("\(d.id)\t\(d.passages) passages\t\(d.embeddingTokens) tokens\t\(d.textBytes) bytes\(d.hasState ? "" : "\tno state")")
             }

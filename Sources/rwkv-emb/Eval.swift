@@ -117,21 +117,15 @@ struct Eval: AsyncParsableCommand {
 
     func report(_ rows: [(String, QueryMetrics, [String: QueryMetrics], LatencySummary?)], documents: Int?, queries: Int?) throws {
         if json {
-            var stagesObject: [[String: Any]] = []
-            for (name, m, per, latency) in rows {
-                var o: [String: Any] = ["stage": name, "ndcg@10": m.ndcg10, "mrr@10": m.mrr10, "recall@100": m.recall100, "map": m.map,
-                                        "queries": per.count]
-                if let latency { o["latency"] = ["mean_ms": latency.mean, "p50_ms": latency.p50, "p95_ms": latency.p95] }
-                if perQuery {
-                    o["per_query"] = per.mapValues { ["ndcg@10": $0.ndcg10, "mrr@10": $0.mrr10, "recall@100": $0.recall100, "map": $0.map] }
-                }
-                stagesObject.append(o)
+            let stages = rows.map { name, m, per, latency in
+                EvalOutput.Stage(stage: name, metrics: .init(m), queries: per.count,
+                                 latency: latency.map { .init(mean_ms: $0.mean, p50_ms: $0.p50, p95_ms: $0.p95) },
+                                 per_query: perQuery ? per.mapValues(EvalOutput.Metrics.init) : nil)
             }
-            var object: [String: Any] = ["stages": stagesObject]
-            if let documents { object["documents"] = documents }
-            if let queries { object["queries"] = queries }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let output = EvalOutput(stages: stages, documents: documents, queries: queries)
+            print(String(decoding: try encoder.encode(output), as: UTF8.self))
             return
         }
         let names = rows.map(\.0)
@@ -166,4 +160,36 @@ final class QueryProgress {
         let line = String(format: "%@: %d/%d queries  %.1f queries/s", p.stage, p.queriesDone, p.queriesTotal, Double(p.queriesDone) / elapsed)
         FileHandle.standardError.write(Data((isTerminal ? "\r" + line + (done ? "\n" : "") : "progress: " + line + "\n").utf8))
     }
+}
+
+/// `eval --json`: per stage its mean metrics (trec_eval's names), query count, latency and, with
+/// `--per-query`, each query's metrics.
+struct EvalOutput: Encodable {
+    struct Metrics: Encodable {
+        var ndcg10, mrr10, recall100, map: Double
+        init(_ m: QueryMetrics) { (ndcg10, mrr10, recall100, map) = (m.ndcg10, m.mrr10, m.recall100, m.map) }
+        enum CodingKeys: String, CodingKey { case ndcg10 = "ndcg@10", mrr10 = "mrr@10", recall100 = "recall@100", map }
+    }
+    struct Latency: Encodable { var mean_ms, p50_ms, p95_ms: Double }
+    struct Stage: Encodable {
+        var stage: String
+        var metrics: Metrics
+        var queries: Int
+        var latency: Latency?
+        var per_query: [String: Metrics]?
+
+        func encode(to encoder: any Encoder) throws {
+            // The metrics sit beside the stage's other fields, as in the table.
+            try metrics.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(stage, forKey: .stage)
+            try c.encode(queries, forKey: .queries)
+            try c.encodeIfPresent(latency, forKey: .latency)
+            try c.encodeIfPresent(per_query, forKey: .per_query)
+        }
+        enum CodingKeys: String, CodingKey { case stage, queries, latency, per_query }
+    }
+    var stages: [Stage]
+    var documents: Int?
+    var queries: Int?
 }

@@ -178,6 +178,10 @@ import Glibc
         #expect(try reader.search("rivers", options: .init(topK: 3, rerank: false, mode: .lexical)).hits.map(\.id) == ["first"])
         r = try await runCLI(["list", "--collection", col.path, "--where", #"{"group": "y"}"#])
         #expect(r.stdout.split(separator: "\n").map { $0.split(separator: "\t")[0] } == ["b"], "\(r.stdout)")
+        r = try await runCLI(["list", "--collection", col.path, "--json", "--where", #"{"group": "y"}"#])
+        let listed = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(listed?["id"] as? String == "b" && (listed?["metadata"] as? [String: Any])?["group"] as? String == "y"
+                && listed?["passages"] as? Int == 1 && listed?["has_state"] as? Bool == true, "\(r.stdout)")
         r = try await runCLI(["search", "--collection", col.path, "--json", "--no-group", "--mode", "lexical", "--where", #"{"group": {"$bogus": 1}}"#, "x"])
         #expect(r.status != 0 && r.stderr.contains("$bogus"), "\(r.stderr)")
         r = try await runCLI(["search", "--collection", col.path, "--json", "--no-group", "--top-k", "5", "rivers"])
