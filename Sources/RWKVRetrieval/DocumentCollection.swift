@@ -229,7 +229,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             try refresh()
         } catch {
             if lockFD >= 0 { close(lockFD) }
-            throw error
+            throw RetrievalError.database(error, path: Self.databaseURL(url).path)
         }
     }
 
@@ -292,6 +292,9 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
         for attempt in 0..<5 {
             do { return try refreshChecked() } catch is SegmentVanished where attempt < 4 {
                 continue  // a compaction committed and unlinked files between our read and our open: read again
+            } catch is SegmentVanished {
+                throw RetrievalError.io(path: segmentsURL.path, operation: "refresh",
+                                        message: "segment files were replaced by five compactions in a row while reading")
             }
         }
     }
