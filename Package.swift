@@ -37,7 +37,7 @@ let package = Package(
             dependencies: ["RWKVSupport"],
             resources: [.copy("Resources/rwkv_vocab_v20230424.txt"), .copy("Resources/LICENSE-vocab.txt")]
         ),
-        // Package-internal helpers with one owner each (fp16/bf16 conversion, durations, vectors, hand-written JSON, POSIX files).
+        // Package-internal helpers with one owner each (fp16/bf16 conversion, durations, L2 normalisation, JSON string literals, hex bytes).
         .target(name: "RWKVSupport"),
         // PyTorch .pth (zip + whitelisted pickle) and safetensors; typed, validated model weights.
         .target(name: "RWKVCheckpoint", dependencies: ["RWKVSupport"]),

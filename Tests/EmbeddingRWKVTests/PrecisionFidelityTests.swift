@@ -94,7 +94,7 @@ import RWKVTestSupport
         let online = golden.rerankOnline
         let fp32Logits = try Self.onlineLogits(fp32, online.map(\.ids))
         let lowLogits = try Self.onlineLogits(low, online.map(\.ids))
-        let toFP32 = zip(lowLogits, fp32Logits).map { Double(abs($0 - $1)) }.max() ?? 0
+        let toFP32 = Double(maxAbsDiff(lowLogits, fp32Logits))
         let toReference = zip(lowLogits, online).map { abs(Double($0) - $1.logit) }.max() ?? 0
         print("\(name) \(bound): max |logit difference| \(toFP32) to fp32, \(toReference) to the float64 reference")
         #expect(toFP32 <= bound.logit)
@@ -119,7 +119,7 @@ import RWKVTestSupport
         _ = try p.model.forward(records.map(\.docIds), states: &docStates)
         let (_, queried) = try p.model.forward(records.map(\.queryIds), from: docStates)
         let offline = try p.reranker.logits(queried)
-        let gap = zip(online, offline).map { Double(abs($0 - $1)) }.max() ?? 0
+        let gap = Double(maxAbsDiff(online, offline))
         #expect(gap <= Self.consistency, "\(name) \(precision): offline vs online \(gap)")
         // Batch invariance: each text alone equals the batch.
         let ids = golden.embed.map(\.ids)
@@ -157,7 +157,7 @@ import RWKVTestSupport
         for i in texts.indices {
             for t in 0..<measured[i].count { worst = min(worst, Self.cosine(measured[i][t], reference[i][t].map(Double.init))) }
         }
-        let logitGap = zip(try Self.onlineLogits(low, texts), fp32Logits).map { Double(abs($0 - $1)) }.max() ?? 0
+        let logitGap = Double(maxAbsDiff(try Self.onlineLogits(low, texts), fp32Logits))
         print("random tiny \(bound): min embedding cosine \(worst), max |logit difference| \(logitGap) to fp32")
         #expect(worst >= bound.cosine)
         #expect(logitGap <= bound.logit)

@@ -5,15 +5,9 @@ import RWKVTestSupport
 
 /// Loading BEIR files, the trec_eval metrics on hand-checked cases, and the TREC run format.
 @Suite struct EvaluationTests {
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     @Test func loadsTheBEIRLayout() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let temporary = try TemporaryDirectory(), dir = temporary.url
+        defer { temporary.cleanUp() }
         let synthetic = SyntheticBEIR(documents: 50, queries: 10)
         try synthetic.write(to: dir)
         let data = try BEIRDataset.load(directory: dir)
@@ -26,8 +20,8 @@ import RWKVTestSupport
     }
 
     @Test func badLinesAreNamed() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let temporary = try TemporaryDirectory(), dir = temporary.url
+        defer { temporary.cleanUp() }
         func write(_ name: String, _ text: String) throws -> URL {
             let u = dir.appendingPathComponent(name)
             try Data(text.utf8).write(to: u)
@@ -109,8 +103,8 @@ import RWKVTestSupport
     }
 
     @Test func runFilesRoundTrip() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let temporary = try TemporaryDirectory(), dir = temporary.url
+        defer { temporary.cleanUp() }
         let runs: [String: [(document: String, score: Double)]] = ["q1": [("a", 0.5), ("b", 0.75)], "q2": [("c", -1)]]
         let lines = TrecRun.lines(runs, tag: "dense", queryOrder: ["q2", "q1", "q3"])
         #expect(lines == ["q2 Q0 c 1 -1.0 dense", "q1 Q0 b 1 0.75 dense", "q1 Q0 a 2 0.5 dense"])

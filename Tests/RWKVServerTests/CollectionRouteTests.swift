@@ -8,15 +8,11 @@ import Testing
 /// Collection routes against a real server, with collections in a temporary folder.
 extension SerialServerSuites {
 @Suite(.serialized) final class CollectionRouteTests: Sendable {
-    let root: URL
+    let directory: TemporaryDirectory
+    var root: URL { directory.url }
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-server-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: root)
+        directory = try TemporaryDirectory()
     }
 
     @Test func collectionLifecycleAndSearch() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import RWKVServer
+import RWKVTestSupport
 import Testing
 
 /// The version-2 collection fields and routes over a real loopback server: `mode`, `filter` (and a bad
@@ -29,12 +30,6 @@ import Testing
         return server
     }
 
-    static func temporaryRoot() throws -> URL {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-server-v2-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        return root
-    }
-
     static func object(_ reply: TestServer.Reply) throws -> [String: Any] {
         try #require(try reply.json() as? [String: Any], "\(reply.text)")
     }
@@ -53,8 +48,8 @@ import Testing
     }
 
     @Test func modesGroupingOffsetsAndFilters() async throws {
-        let root = try Self.temporaryRoot()
-        defer { try? FileManager.default.removeItem(at: root) }
+        let temporary = try TemporaryDirectory(), root = temporary.url
+        defer { temporary.cleanUp() }
         let server = try await Self.serverWithDocuments(root)
         let info = try Self.object(try await server.get("/collections/docs"))
         let passages = try #require(info["passages"] as? Int)
@@ -135,8 +130,8 @@ import Testing
     }
 
     @Test func rerankCompactDeleteAndListByFilter() async throws {
-        let root = try Self.temporaryRoot()
-        defer { try? FileManager.default.removeItem(at: root) }
+        let temporary = try TemporaryDirectory(), root = temporary.url
+        defer { temporary.cleanUp() }
         let server = try await Self.serverWithDocuments(root)
 
         // /rerank by passage ids gives the logits search gave those passages; by document ids, the best passage's.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A fresh temporary directory, removed when the value is released (or earlier by `cleanUp()`).
-public final class TemporaryDirectory {
+public final class TemporaryDirectory: Sendable {
     public let url: URL
 
     public init() throws {
