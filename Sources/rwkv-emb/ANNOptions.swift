@@ -12,7 +12,7 @@ struct ANNOptions: ParsableArguments {
     @Option(help: "HNSW build-time search width (default 100).")
     var annEfConstruction: Int?
 
-    @Option(help: "HNSW query-time search width (default 64).")
+    @Option(help: "HNSW query-time search width (default 192).")
     var annEfSearch: Int?
 
     @Option(help: "auto: passages from which the index is used (default 20000).")

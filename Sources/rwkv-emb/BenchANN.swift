@@ -19,7 +19,7 @@ struct BenchANN: AsyncParsableCommand {
     @Option(help: "Timed single queries per configuration.") var queries: Int = 200
     @Option(help: "HNSW links per node.") var m: Int = 16
     @Option(help: "HNSW build-time search width.") var efConstruction: Int = 100
-    @Option(help: "HNSW query-time search widths (comma separated).") var efSearch: String = "32,64,128"
+    @Option(help: "HNSW query-time search widths (comma separated).") var efSearch: String = "64,128,192"
     @Option(help: "int8 oversampling factors (first-pass candidates = k * factor).") var int8Oversample: String = "2,4"
     @Option(help: "1-bit oversampling factors.") var binaryOversample: String = "10,30"
     @Option(help: "Filtered queries: exact over the matches up to this many (the collection's filterExactLimit).")
