@@ -121,7 +121,7 @@ let package = Package(
             name: "EmbeddingRWKVTests",
             dependencies: ["EmbeddingRWKV", "RWKVTokenizer", "RWKVCheckpoint", "RWKVKernels", "RWKVTestSupport"]
         ),
-        .testTarget(name: "RWKVKernelsTests", dependencies: ["RWKVKernels", "RWKVKernelsC", "RWKVSupport", "RWKVCheckpoint"]),
+        .testTarget(name: "RWKVKernelsTests", dependencies: ["RWKVKernels", "RWKVKernelsC", "RWKVSupport", "RWKVCheckpoint", "RWKVTestSupport"]),
         .testTarget(
             name: "RWKVRetrievalTests",
             dependencies: [

@@ -13,8 +13,8 @@ public struct StateReranker: Sendable {
     public let tokenizer: WorldTokenizer
 
     public static let instruction = "Instruct: Given a query, retrieve documents that answer the query\n"
-    /// The text a cached document state is computed from, `{text}` standing for the document (what a
-    /// collection's manifest records; `documentTokens` applies it).
+    /// The text a cached document state is computed from, `{text}` standing for the document: what a
+    /// collection's manifest records (`documentTokens` builds the same text around the document).
     public static let documentTemplate = instruction + "Document: {text}\n"
 
     /// The template's fixed start, `Instruct: ...\nDocument: ` without its last token, and the state after

@@ -2,6 +2,7 @@ import Testing
 import RWKVCheckpoint
 import RWKVKernels
 import RWKVSupport
+import RWKVTestSupport
 
 /// The matrix kernels of each format against a float64 product of the same (rounded) values.
 @Suite struct LinearWeightTests {
@@ -33,7 +34,7 @@ import RWKVSupport
         let scale = exact.map(abs).max()!
 
         let fp32 = Self.run(LinearWeight(w, outputs: n, inputs: k, format: .fp32), x, m: m)
-        #expect(zip(fp32, exact).map { abs(Double($0) - $1) }.max()! <= 1e-5 * scale)
+        #expect(maxAbsDiff(fp32, exact) <= 1e-5 * scale)
 
         // bf16: the product of the rounded weights, in fp32.
         let bf16Weights = w.map { Double(BFloat.decode(BFloat.encode($0))) }
@@ -41,14 +42,14 @@ import RWKVSupport
         #expect(!widened.nativeBF16 && !widened.roundsActivations)
         let bf16 = Self.run(widened, x, m: m)
         let bf16Exact = Self.product(x, bf16Weights, m: m, n: n, k: k)
-        #expect(zip(bf16, bf16Exact).map { abs(Double($0) - $1) }.max()! <= 1e-5 * scale)
+        #expect(maxAbsDiff(bf16, bf16Exact) <= 1e-5 * scale)
         if MatrixKernels.current.hasBF16GEMM {
             // oneDNN's bf16 matmul: activations rounded to bf16 too, products summed in fp32.
             let native = LinearWeight(w, outputs: n, inputs: k, format: .bf16, nativeBF16: true)
             #expect(native.nativeBF16 && native.roundsActivations)
             let xRounded = x.map { BFloat.decode(BFloat.encode($0)) }
             let nativeExact = Self.product(xRounded, bf16Weights, m: m, n: n, k: k)
-            #expect(zip(Self.run(native, x, m: m), nativeExact).map { abs(Double($0) - $1) }.max()! <= 1e-5 * scale)
+            #expect(maxAbsDiff(Self.run(native, x, m: m), nativeExact) <= 1e-5 * scale)
             let base = (0..<(m * n)).map { Float($0 % 7) }
             let added = Self.run(native, x, m: m, accumulateOnto: base)
             #expect(zip(added, zip(base, Self.run(native, x, m: m))).map { abs($0 - ($1.0 + $1.1)) }.max()! <= 1e-5 * Float(scale))
@@ -73,9 +74,9 @@ import RWKVSupport
                 expected[i * n + j] = s * sa * sw
             }
         }
-        #expect(zip(int8, expected).map { abs(Double($0) - $1) }.max()! <= 1e-5 * scale)
+        #expect(maxAbsDiff(int8, expected) <= 1e-5 * scale)
         // And near the fp32 product: the quantization error of a 768-long dot.
-        #expect(zip(int8, exact).map { abs(Double($0) - $1) }.max()! <= 0.03 * scale)
+        #expect(maxAbsDiff(int8, exact) <= 0.03 * scale)
         // Accumulation adds onto what is there.
         let base = (0..<(m * n)).map { Float($0 % 7) }
         let added = Self.run(weight, x, m: m, accumulateOnto: base)
