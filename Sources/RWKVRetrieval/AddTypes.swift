@@ -26,7 +26,8 @@ public struct AddOptions: Sendable {
     /// document's passages always go in one batch: its replacement is one transaction).
     public var batchDocuments: Int = 64
     public var batchTokens: Int = 8192
-    /// Compute and store reranker states (without them, search reranks these passages online).
+    /// Compute and store reranker states for the passages the collection's `stateRetention` names
+    /// (false: for none of this add's passages; search reranks passages without one online).
     public var storeStates: Bool = true
     /// Compute documents again even when their stored text and metadata are unchanged (`verify --recompute`).
     var replaceUnchanged = false

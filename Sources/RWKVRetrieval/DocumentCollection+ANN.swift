@@ -65,6 +65,12 @@ extension DocumentCollection {
         try settings.validate()
         writer.lock()
         defer { writer.unlock() }
+        try setANNSettingsLocked(settings)
+        // Codes of another kind (or none wanted) are dropped; outside `ann.lock` (never ann, then codes).
+        if settings.kind.codesKind == nil { dropCodes() }
+    }
+
+    private func setANNSettingsLocked(_ settings: ANNSettings) throws {
         ann.lock.lock()
         defer { ann.lock.unlock() }
         guard loadedANNSettings() != settings else { return }
@@ -75,7 +81,7 @@ extension DocumentCollection {
             }
         } catch { throw RetrievalError.database(path: Self.databaseURL(url).path, message: "\(error)") }
         ann.settings = settings
-        if let index = ann.index, settings.kind == .none || index.m != settings.m || index.efConstruction != settings.efConstruction {
+        if let index = ann.index, settings.kind == .none || settings.kind.codesKind != nil || index.m != settings.m || index.efConstruction != settings.efConstruction {
             ann.index = nil
             ann.live = []
             ann.highest = 0
@@ -206,6 +212,7 @@ extension DocumentCollection {
     func annAfterWrite() throws {
         guard isWritable, !isLegacy else { return }
         _ = try currentANN()
+        codesAfterWrite()
     }
 
     /// Writes the index aside (`ann-GEN.hnsw.tmp`), fsyncs it, renames it into place, then records it
@@ -343,6 +350,12 @@ extension DocumentCollection {
     /// The index's part of `stats`.
     public func annStats() -> ANNStats {
         let settings = annSettings
+        if let kind = settings.kind.codesKind {
+            let c = codesStats()
+            return ANNStats(settings: settings, kind: kind.rawValue, elements: c?.elements ?? 0, deleted: c?.dead ?? 0,
+                            memoryBytes: c?.memoryBytes ?? 0, fileBytes: 0, file: nil,
+                            origin: c?.origin ?? "not encoded yet (at the first search; codes are not persisted)")
+        }
         ann.lock.lock()
         defer { ann.lock.unlock() }
         let record: ANNIndexRecord? = ann.record ?? (try? readManifestValue(Self.annRecordKey))
@@ -358,13 +371,19 @@ extension DocumentCollection {
     /// The top `k` passages by cosine among `allowed` (all when nil), and the path that found them:
     /// the exact scan below the size threshold, on request (`exact`) and for filters matching few
     /// passages; otherwise the HNSW index, widened (x4 each round) for a filter until k matches are
-    /// found, with the exact scan as the fallback once the widening passes a fifth of the collection.
-    /// Never fewer than min(k, matching) results.
+    /// found, with the exact scan as the fallback once the widening passes a fifth of the collection;
+    /// for the kinds `int8` / `binary`, the scan of the in-memory codes (masked by the filter), the best
+    /// k x oversample rescored with the fp32 rows. Never fewer than min(k, matching) results.
     func denseSearch(query: [Float], k: Int, allowed: Set<Int64>?, exact: Bool) throws -> (hits: [(id: Int64, score: Float)], path: DensePath) {
         let exactPath: DensePath = allowed == nil ? .exact : .exactFiltered
         if exact { return (denseCandidates(query: query, k: k, allowed: allowed), exactPath) }
-        guard let index = try currentANN() else { return (denseCandidates(query: query, k: k, allowed: allowed), exactPath) }
         let settings = annSettings
+        if let kind = settings.kind.codesKind {
+            if let allowed, allowed.count <= settings.filterExactLimit { return (denseCandidates(query: query, k: k, allowed: allowed), .exactFiltered) }
+            let hits = try codesSearch(kind, query: query, k: k, allowed: allowed, oversample: settings.effectiveOversample(kind))
+            return (hits, kind == .int8 ? .int8Rescored : .binaryRescored)
+        }
+        guard let index = try currentANN() else { return (denseCandidates(query: query, k: k, allowed: allowed), exactPath) }
         let total = rw.read { table.count }
         let matching = allowed?.count ?? total
         let wanted = min(k, matching)

@@ -5,7 +5,8 @@ import RWKVKernels
 import RWKVSupport
 
 extension DocumentCollection {
-    /// A document ready for the model: its passages' spans, texts and token ids.
+    /// A document ready for the model: its passages' spans, texts and token ids (`stateTokens[k]` empty:
+    /// passage k keeps no state).
     struct PreparedDocument {
         var document: Document
         var hash: [UInt8]
@@ -15,12 +16,14 @@ extension DocumentCollection {
         var stateTokens: [[Int]]
         var replaces: Bool
         var tokenCount: Int { embeddingTokens.reduce(0) { $0 + $1.count } + stateTokens.reduce(0) { $0 + $1.count } }
+        func keepsState(_ k: Int) -> Bool { k < stateTokens.count && !stateTokens[k].isEmpty }
     }
 
-    /// Rows ready to commit: one per passage, its embedding and (optionally) its encoded state.
+    /// Rows ready to commit: one embedding per passage, and the encoded states of the passages that keep
+    /// one, in passage order.
     struct PassageRows {
         var vectors: [[Float]]
-        var stateBlobs: [UInt8]  // count * codec.blobBytes, or empty
+        var stateBlobs: [UInt8]  // (passages keeping a state) * codec.blobBytes
     }
 
     /// Refuses a batch with an empty text (naming the document) before anything is computed or written.
@@ -56,6 +59,7 @@ extension DocumentCollection {
         let embedder = Embedder(model: models.model, tokenizer: models.tokenizer, task: .retrieval,
                                 inputProtocol: manifest.protocolValue, normalize: true)
         let splitter = try PassageSplitter(tokenizer: models.tokenizer, options: manifest.passageOptions)
+        let retention = options.storeStates ? stateRetention : .none
         var results: [AddedDocument] = []
         var tokensDone = 0
         var index = 0
@@ -78,7 +82,7 @@ extension DocumentCollection {
                 index += 1
                 let hash = doc.contentHash
                 let stored = try storedHash(of: doc.id)
-                if let stored, stored == hash, !options.replaceUnchanged, documentHasStates(doc.id) == options.storeStates {
+                if let stored, stored == hash, !options.replaceUnchanged, documentStatesFollow(doc.id, retention) {
                     skipped.append(AddedDocument(id: doc.id, outcome: .unchanged, tokens: 0))
                     continue
                 }
@@ -87,7 +91,7 @@ extension DocumentCollection {
                 let utf8 = Array(doc.text.utf8)
                 let texts = spans.map { String(decoding: utf8[$0.start..<$0.end], as: UTF8.self) }
                 let e = texts.map { embedder.tokens(for: $0) }
-                let s = options.storeStates ? texts.map { models.reranker.documentTokens($0) } : []
+                let s = texts.indices.map { retention.keeps(ordinal: $0) ? models.reranker.documentTokens(texts[$0]) : [] }
                 let prepared = PreparedDocument(document: doc, hash: hash, spans: spans, texts: texts, embeddingTokens: e,
                                                 stateTokens: s, replaces: stored != nil)
                 batch.append(prepared)
@@ -98,15 +102,16 @@ extension DocumentCollection {
             if !batch.isEmpty {
                 let vectors = try models.model.embed(batch.flatMap(\.embeddingTokens), task: .retrieval, normalize: true, workspace: ws)
                 var blobs: [UInt8] = []
-                if options.storeStates {
-                    let states = try models.reranker.documentStates(tokens: batch.flatMap(\.stateTokens), workspace: ws)
+                let stateInputs = batch.flatMap(\.stateTokens).filter { !$0.isEmpty }
+                if !stateInputs.isEmpty {
+                    let states = try models.reranker.documentStates(tokens: stateInputs, workspace: ws)
                     lap(1)
                     blobs = [UInt8](repeating: 0, count: states.count * codec.blobBytes)
                     blobs.withUnsafeMutableBytes { raw in
                         for (i, s) in states.enumerated() { codec.encode(s, into: raw.baseAddress! + i * codec.blobBytes) }
                     }
                 }
-                lap(options.storeStates ? 2 : 1)
+                lap(stateInputs.isEmpty ? 1 : 2)
                 try commit(batch, rows: PassageRows(vectors: vectors, stateBlobs: blobs))
                 for item in batch {
                     tokensDone += item.tokenCount
@@ -178,8 +183,13 @@ extension DocumentCollection {
         try db.read { db in try Data.fetchOne(db, sql: "SELECT content_hash FROM documents WHERE id = ?", arguments: [id]).map { Array($0) } }
     }
 
-    private func documentHasStates(_ id: String) -> Bool {
-        rw.read { (table.byDocument[id] ?? []).allSatisfy { table.byID[$0]?.hasState ?? false } }
+    /// Whether each stored passage of the document has a state exactly when `retention` keeps one.
+    private func documentStatesFollow(_ id: String, _ retention: StateRetention) -> Bool {
+        rw.read {
+            (table.byDocument[id] ?? []).allSatisfy { pid in
+                table.byID[pid].map { $0.hasState == retention.keeps(ordinal: $0.ordinal) } ?? false
+            }
+        }
     }
 
     /// The active pair to append `rows` embedding rows and `stateBytes` state bytes to: the highest
@@ -212,7 +222,7 @@ extension DocumentCollection {
     /// transaction replaces the documents and their passages, FTS rows, segment lengths and the generation.
     private func commit(_ batch: [PreparedDocument], rows: PassageRows) throws {
         let count = rows.vectors.count
-        let hasStates = !rows.stateBlobs.isEmpty
+        let stateCount = rows.stateBlobs.count / codec.blobBytes
         let pair = try activePair(rows: count, stateBytes: rows.stateBlobs.count)
         let firstRow = (pair.emb.committedBytes - SegmentFile.headerSize) / (dimension * 4)
         let firstState = pair.states.committedBytes
@@ -229,9 +239,9 @@ extension DocumentCollection {
         }
         try pair.emb.file.sync()
         var stateCRCs: [UInt32] = []
-        if hasStates {
+        if stateCount > 0 {
             try rows.stateBlobs.withUnsafeBytes { raw in
-                for i in 0..<count {
+                for i in 0..<stateCount {
                     stateCRCs.append(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(i * codec.blobBytes)..<((i + 1) * codec.blobBytes)])))
                 }
             }
@@ -264,6 +274,7 @@ extension DocumentCollection {
                     try db.execute(sql: "UPDATE segments SET sealed = 1, crc32c = ? WHERE id = ? AND kind = 'states'", arguments: [Int64(sc), id])
                 }
                 var row = firstRow
+                var blob = 0
                 for item in batch {
                     let id = item.document.id
                     removed += try Int64.fetchAll(db, sql: "SELECT id FROM passages WHERE document = ?", arguments: [id])
@@ -275,14 +286,16 @@ extension DocumentCollection {
                                                ShardAssignment.shard(of: id, count: manifest.shardCount), now])
                     try MetadataIndex.insert(db, document: id, metadata: item.document.metadata)
                     for (k, span) in item.spans.enumerated() {
-                        let stateOffset = hasStates ? firstState + (row - firstRow) * codec.blobBytes : nil
+                        let keeps = item.keepsState(k)
+                        let stateOffset = keeps ? firstState + blob * codec.blobBytes : nil
                         try db.execute(sql: """
                             INSERT INTO passages (document, ordinal, start, "end", embedding_tokens, state_tokens, emb_segment, emb_row,
                               emb_crc32c, state_segment, state_offset, state_length, state_crc32c) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """, arguments: [id, span.ordinal, span.start, span.end, item.embeddingTokens[k].count,
-                                             hasStates ? item.stateTokens[k].count : 0, pair.emb.id, row, Int64(rowCRCs[row - firstRow]),
-                                             hasStates ? pair.states.id : nil, stateOffset, hasStates ? codec.blobBytes : nil,
-                                             hasStates ? Int64(stateCRCs[row - firstRow]) : nil])
+                                             keeps ? item.stateTokens[k].count : 0, pair.emb.id, row, Int64(rowCRCs[row - firstRow]),
+                                             keeps ? pair.states.id : nil, stateOffset, keeps ? codec.blobBytes : nil,
+                                             keeps ? Int64(stateCRCs[blob]) : nil])
+                        if keeps { blob += 1 }
                         let pid = db.lastInsertedRowID
                         try db.execute(sql: "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
                                        arguments: [pid, LexicalText.normalize(item.texts[k])])

@@ -42,6 +42,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     let pool = WorkspacePool()
     /// The HNSW index (issue 11), behind its own lock.
     let ann = ANNState()
+    /// The int8 / 1-bit embedding codes (ANN kinds `int8`, `binary`), behind their own lock.
+    let codes = CodesState()
     /// Guarded by `rw`.
     var table = PassageTable()
     var embSegments: [Int: SegmentFile] = [:]
@@ -541,6 +543,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
             }
         }
         let annInfo = self.annStats()
+        let retention = stateRetention
         let textBytes = (try? db.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM documents") }) ?? 0
         return rw.read {
             var segmentBytes = 0, headers = 0
@@ -562,7 +565,7 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
                 statePrecision: manifest.statePrecision, shiftPrecision: manifest.shiftPrecision,
                 embeddingBytesPerPassage: dimension * 4, stateBytesPerPassage: codec.blobBytes,
                 fileBytes: files, sqliteBytes: sqlite, deadBytes: max(0, segmentBytes - headers - live), segmentBytes: segmentBytes,
-                deadRows: rows - passages.count, model: manifest.model, ann: annInfo)
+                deadRows: rows - passages.count, model: manifest.model, ann: annInfo, stateRetention: retention)
         }
     }
 

@@ -134,6 +134,8 @@ public struct CollectionStats: Sendable {
     public var model: ModelFingerprint
     /// The ANN index: kind, parameters, elements, bytes in memory and on disk.
     public var ann: ANNStats? = nil
+    /// Which passages keep a cached state (`passagesWithState` says how many do).
+    public var stateRetention: StateRetention = .all
 
     public var totalBytes: Int { fileBytes.values.reduce(0, +) }
     /// Bytes on disk per live passage, and SQLite's share of them.

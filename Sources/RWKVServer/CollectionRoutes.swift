@@ -57,6 +57,7 @@ struct CollectionRoutes: Sendable {
         let c = try registry.get(name)
         let s = c.stats()
         return CollectionInfo(name: name, documents: s.documents, documents_with_state: s.documentsWithState,
+                              passages_with_state: s.passagesWithState, states: "\(s.stateRetention)",
                               dimension: s.dimension, state_layers: s.stateLayers, state_precision: s.statePrecision.rawValue,
                               protocol: c.manifest.inputProtocol, embedding_tokens: s.embeddingTokens, state_tokens: s.stateTokens,
                               file_bytes: s.fileBytes, passages: s.passages, format_version: c.manifest.version,
@@ -64,7 +65,8 @@ struct CollectionRoutes: Sendable {
                               ann: s.ann.map { a in
                                   ANNInfo(kind: a.kind, settings: ["kind": a.settings.kind.rawValue, "m": "\(a.settings.m)",
                                                                    "ef_construction": "\(a.settings.efConstruction)",
-                                                                   "ef_search": "\(a.settings.efSearch)", "threshold": "\(a.settings.threshold)"],
+                                                                   "ef_search": "\(a.settings.efSearch)", "threshold": "\(a.settings.threshold)",
+                                                                   "oversample": a.settings.kind.codesKind.map { "\(a.settings.effectiveOversample($0))" } ?? "-"],
                                           elements: a.elements, deleted: a.deleted, memory_bytes: a.memoryBytes,
                                           file_bytes: a.fileBytes, file: a.file)
                               },
@@ -76,15 +78,24 @@ struct CollectionRoutes: Sendable {
     static func annSettings(_ request: ANNRequest, base: ANNSettings) throws -> ANNSettings {
         var s = base
         if let k = request.kind {
-            guard let kind = ANNKind(rawValue: k.lowercased()) else { throw APIError.validation("`ann.kind` must be auto, hnsw or none", param: "ann.kind") }
+            guard let kind = ANNKind(rawValue: k.lowercased()) else {
+                let known = ANNKind.allCases.map(\.rawValue).joined(separator: ", ")
+                throw APIError.validation("`ann.kind` must be one of \(known)", param: "ann.kind")
+            }
             s.kind = kind
         }
         if let v = request.m { s.m = v }
         if let v = request.ef_construction { s.efConstruction = v }
         if let v = request.ef_search { s.efSearch = v }
         if let v = request.threshold { s.threshold = v }
+        if let v = request.oversample { s.oversample = v }
         do { try s.validate() } catch { throw APIError.validation("`ann`: \(error)", param: "ann") }
         return s
+    }
+
+    /// The `states` field of create/add (422 naming it when malformed).
+    static func stateRetention(_ text: String) throws -> StateRetention {
+        do { return try StateRetention(parsing: text) } catch { throw APIError.validation("`states`: \(error)", param: "states") }
     }
 
     func create(_ request: Request) async throws -> Response {
@@ -107,9 +118,11 @@ struct CollectionRoutes: Sendable {
         let name = body.name
         let chosen = configuration
         let ann = try body.ann.map { try Self.annSettings($0, base: ANNSettings()) }
+        let states = try body.states.map(Self.stateRetention)
         _ = try await batcher.exclusive { _ in
             let c = try registry.create(name: name, configuration: chosen)
             if let ann { try c.setANNSettings(ann) }
+            if let states { try c.setStateRetention(states) }
         }
         return try jsonResponse(try info(name), status: .created)
     }
@@ -143,10 +156,12 @@ struct CollectionRoutes: Sendable {
         for (i, d) in body.documents.enumerated() {
             documents.append(try makeDocument(id: d.id, text: d.text, metadata: d.metadata, field: "documents[\(i)]"))
         }
+        let states = try body.states.map(Self.stateRetention)
         if let request = body.ann {
             let ann = try Self.annSettings(request, base: collection.annSettings)
             _ = try await batcher.exclusive { _ in try collection.setANNSettings(ann) }
         }
+        if let states { _ = try await batcher.exclusive { _ in try collection.setStateRetention(states) } }
         return try await store(documents, in: collection, name: name, storeStates: body.store_states ?? true)
     }
 

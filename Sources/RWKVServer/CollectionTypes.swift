@@ -9,6 +9,8 @@ struct CreateCollectionRequest: Decodable, Sendable {
     /// single (default) or paper.
     var `protocol`: String?
     var ann: ANNRequest?
+    /// Which passages keep a cached state: all (default), none or first:N.
+    var states: String?
 }
 
 /// The ANN settings fields of create/add (absent fields keep the collection's values).
@@ -18,6 +20,8 @@ struct ANNRequest: Decodable, Sendable {
     var ef_construction: Int?
     var ef_search: Int?
     var threshold: Int?
+    /// int8 / binary: candidates rescored per hit wanted.
+    var oversample: Int?
 }
 
 /// The index part of CollectionInfo.
@@ -35,6 +39,9 @@ struct CollectionInfo: Encodable, Sendable {
     var name: String
     var documents: Int
     var documents_with_state: Int
+    var passages_with_state: Int
+    /// Which passages keep a cached state: all, none or first:N.
+    var states: String
     var dimension: Int
     var state_layers: Int
     var state_precision: String
@@ -67,9 +74,11 @@ struct DocumentInput: Decodable, Sendable {
 
 struct AddDocumentsRequest: Decodable, Sendable {
     var documents: [DocumentInput]
-    /// Compute and cache reranker states (default true).
+    /// Compute and cache reranker states (default true: for the passages the collection's `states` names).
     var store_states: Bool?
     var ann: ANNRequest?
+    /// Changes the collection's state retention (all, none or first:N) before these documents are added.
+    var states: String?
 }
 
 struct ReplaceDocumentRequest: Decodable, Sendable {

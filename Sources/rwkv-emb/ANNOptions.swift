@@ -1,10 +1,13 @@
 import ArgumentParser
 import RWKVRetrieval
 
-/// `--ann auto|hnsw|none` and the HNSW parameters (index); the `stats` lines about them.
+/// `--ann auto|hnsw|none|int8|binary` and the HNSW and codes parameters (index); the `stats` lines about them.
 struct ANNOptions: ParsableArguments {
-    @Option(help: "ANN index for the dense stage: auto (HNSW from --ann-threshold passages), hnsw (always) or none (exact scan).")
+    @Option(help: "Dense stage: auto (HNSW from --ann-threshold passages), hnsw (always), none (exact scan), or int8 / binary (a scan of compressed codes in memory, rescored with the fp32 rows).")
     var ann: ANNKind?
+
+    @Option(help: "int8 / binary: candidates rescored per hit wanted (default 2 for int8, 20 for binary).")
+    var annOversample: Int?
 
     @Option(help: "HNSW links per node (default 16).")
     var annM: Int?
@@ -20,21 +23,28 @@ struct ANNOptions: ParsableArguments {
 
     /// Writes the given settings to the collection (nothing when none is given).
     func apply(to collection: DocumentCollection) throws {
-        guard ann != nil || annM != nil || annEfConstruction != nil || annEfSearch != nil || annThreshold != nil else { return }
+        guard ann != nil || annM != nil || annEfConstruction != nil || annEfSearch != nil || annThreshold != nil || annOversample != nil else { return }
         var s = collection.annSettings
         if let ann { s.kind = ann }
         if let annM { s.m = annM }
         if let annEfConstruction { s.efConstruction = annEfConstruction }
         if let annEfSearch { s.efSearch = annEfSearch }
         if let annThreshold { s.threshold = annThreshold }
+        if let annOversample { s.oversample = annOversample }
         try collection.setANNSettings(s)
     }
 
     static func describe(_ a: ANNStats, stats s: CollectionStats) -> String {
         let p = a.settings
-        var line = "ann: \(p.kind.rawValue) (M \(p.m), efConstruction \(p.efConstruction), efSearch \(p.efSearch), threshold \(p.threshold), filter exact limit \(p.filterExactLimit)); "
-        line += a.file.map { "index \($0): \(a.elements) elements, \(a.fileBytes) bytes on disk" } ?? "no index file"
-        if a.memoryBytes > 0 { line += ", \(a.memoryBytes) bytes in memory (\(a.deleted) deleted)" }
+        var line: String
+        if let codes = p.kind.codesKind {
+            line = "ann: \(p.kind.rawValue) codes, rescored x\(p.effectiveOversample(codes)) (filter exact limit \(p.filterExactLimit)); "
+            line += "\(a.elements) rows encoded, \(a.memoryBytes) bytes in memory (\(a.deleted) dead), \(a.origin ?? "-")"
+        } else {
+            line = "ann: \(p.kind.rawValue) (M \(p.m), efConstruction \(p.efConstruction), efSearch \(p.efSearch), threshold \(p.threshold), filter exact limit \(p.filterExactLimit)); "
+            line += a.file.map { "index \($0): \(a.elements) elements, \(a.fileBytes) bytes on disk" } ?? "no index file"
+            if a.memoryBytes > 0 { line += ", \(a.memoryBytes) bytes in memory (\(a.deleted) deleted)" }
+        }
         let d = s.dimension
         let states = StatePrecision.allCases.map { "\($0.rawValue) \(StateCodec(precision: $0, layerCount: s.stateLayers, embeddingSize: d).blobBytes)" }
         line += "\nbytes per passage by option: embedding fp32 \(d * 4) (mapped); HNSW ~\(HNSWSizes.memoryBytesPerVector(dimension: d, m: p.m)) in memory; "

@@ -88,7 +88,7 @@ struct Stats: AsyncParsableCommand {
         let s = c.stats()
         let m = c.manifest
         print("collection: \(url.path) (format version \(m.version)\(c.isLegacy ? ", read-only until `rwkv-emb migrate`" : ""), created \(m.created))")
-        print("documents: \(s.documents) in \(s.passages) passages (\(s.passagesWithState) with a cached state); passages of \(m.split ? "\(m.passageTokens) tokens, overlap \(m.passageOverlap)" : "whole documents")")
+        print("documents: \(s.documents) in \(s.passages) passages (\(s.passagesWithState) with a cached state, states kept for \(s.stateRetention)); passages of \(m.split ? "\(m.passageTokens) tokens, overlap \(m.passageOverlap)" : "whole documents")")
         print("tokens: \(s.embeddingTokens) embedding input, \(s.stateTokens) state template; text \(s.textBytes) bytes")
         print("embedding: \(s.dimension) x fp32 = \(s.embeddingBytesPerPassage) bytes per passage")
         print("state: layers 0..<\(s.stateLayers), WKV \(s.statePrecision.rawValue), token shift \(s.shiftPrecision) = \(s.stateBytesPerPassage) bytes per passage")

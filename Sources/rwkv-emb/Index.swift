@@ -31,8 +31,11 @@ struct Index: AsyncParsableCommand {
 
     @OptionGroup var newCollection: NewCollectionOptions
 
-    @Flag(help: "Do not compute reranker states (search then reranks these documents online).")
+    @Flag(help: "Do not compute reranker states in this run (search then reranks these documents online).")
     var noStates = false
+
+    @Option(help: ArgumentHelp("Which passages keep a cached reranker state, from now on: all (default), none, or first:N (the first N of each document); the others are reranked online.", valueName: "all|none|first:N"))
+    var states: String?
 
     @Flag(help: "Print one line per committed document to standard output (`added|updated|unchanged <id>`).")
     var logDocuments = false
@@ -47,6 +50,9 @@ struct Index: AsyncParsableCommand {
 
     func validate() throws {
         guard !paths.isEmpty else { throw ValidationError("give at least one path (or - for standard input)") }
+        if let states {
+            do { _ = try StateRetention(parsing: states) } catch { throw ValidationError("--states: \(error)") }
+        }
     }
 
     func run() async throws {
@@ -72,6 +78,7 @@ struct Index: AsyncParsableCommand {
                 at: url, models: models, configuration: newCollection.configuration(checkpoints: files, shard: shardAssignment))
         }
         try annOptions.apply(to: collection)
+        if let states { try collection.setStateRetention(try StateRetention(parsing: states)) }
         let reporter = IndexProgress(total: documents.count, label: "documents")
         let start = ContinuousClock.now
         var counts: [AddedDocument.Outcome: Int] = [:]

@@ -194,5 +194,16 @@ import Glibc
         }
         r = try await runCLI(["stats", "--collection", col.path])
         #expect(r.status == 0 && r.stdout.contains("bytes per passage") && r.stdout.contains("SQLite"), "\(r.stdout)")
+        // The state retention and the int8 codes, set by `index`, shown by `stats` and `search`.
+        r = try await runCLI(["index", "--collection", col.path, "--states", "some", "-"], stdin: #"{"id": "c", "text": "x"}"#)
+        #expect(r.status != 0 && r.stderr.contains("must be all, none or first:N"), "\(r.stderr)")
+        r = try await runCLI(["index", "--collection", col.path, "--states", "none", "--ann", "int8", "--ann-oversample", "3", "-"],
+                             stdin: #"{"id": "c", "text": "A third document, about lakes."}"#)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(reader.passages(of: "c").map(\.hasState) == [false] && reader.passages(of: "b").map(\.hasState) == [true])
+        r = try await runCLI(["stats", "--collection", col.path])
+        #expect(r.stdout.contains("(2 with a cached state, states kept for none)") && r.stdout.contains("ann: int8 codes, rescored x3"), "\(r.stdout)")
+        r = try await runCLI(["search", "--collection", col.path, "--mode", "dense", "lakes"])
+        #expect(r.status == 0 && r.stdout.contains("dense path int8-rescored") && r.stdout.contains("online"), "\(r.stdout) \(r.stderr)")
     }
 }

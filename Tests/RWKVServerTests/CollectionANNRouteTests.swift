@@ -45,5 +45,28 @@ import RWKVTestSupport
         let onDisk = try DocumentCollection.open(at: root.path("docs"), models: nil)
         #expect(onDisk.annSettings == ANNSettings(kind: .hnsw, m: 8, efSearch: 48))
         #expect(onDisk.stats().ann?.file != nil, "the index is saved with the segments")
+
+        // int8 codes with their oversampling: the response names the path, the info the settings.
+        let badOversample = try await server.post("/collections/docs/documents", json: ["documents": [docs[0]], "ann": ["kind": "int8", "oversample": 0]])
+        #expect(badOversample.status == .unprocessableEntity && badOversample.text.contains("oversample must be in 1...1000"), "\(badOversample.text)")
+        let codes = try await server.post("/collections/docs/documents", json: ["documents": [docs[0]], "ann": ["kind": "int8", "oversample": 5]])
+        #expect(codes.status == .ok, "\(codes.text)")
+        let viaCodes = try await search(["query": "topic 1", "top_k": 3, "rerank": false, "mode": "dense"])
+        #expect(viaCodes["dense_path"] as? String == "int8-rescored")
+        #expect(ids(viaCodes) == ids(exact))
+        let described = try #require(try await server.get("/collections/docs").json() as? [String: Any])
+        let codesInfo = try #require(described["ann"] as? [String: Any])
+        #expect(codesInfo["kind"] as? String == "int8" && codesInfo["elements"] as? Int == 6, "\(codesInfo)")
+        #expect((codesInfo["settings"] as? [String: String])?["oversample"] == "5")
+
+        // The state retention: refused with the field named when malformed, reported in the info.
+        #expect(described["states"] as? String == "all" && described["passages_with_state"] as? Int == 6)
+        let badStates = try await server.post("/collections/docs/documents", json: ["documents": [docs[0]], "states": "first:0"])
+        #expect(badStates.status == .unprocessableEntity && badStates.text.contains("states") && badStates.text.contains(">= 1"), "\(badStates.text)")
+        let stateless = try await server.post("/collections/docs/documents",
+                                              json: ["documents": [["id": "n1", "text": "A new one."]], "states": "none"])
+        #expect(stateless.status == .ok, "\(stateless.text)")
+        let after = try #require(try await server.get("/collections/docs").json() as? [String: Any])
+        #expect(after["states"] as? String == "none" && after["passages_with_state"] as? Int == 6 && after["documents"] as? Int == 7, "\(after)")
     }
 }
