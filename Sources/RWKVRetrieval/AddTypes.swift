@@ -62,10 +62,13 @@ public struct CompactionReport: Sendable, Equatable {
     public var bytesCopied: Int
     public var seconds: Double
     /// Where `seconds` went: choosing the pairs and passages; copying, fsync'ing and checksumming the
-    /// new segments; the transaction that switches to them (the rest: this process's view, unlinks).
+    /// new segments; the switch transaction (prepared while the copy runs: what it adds after it).
     public var planSeconds = 0.0
     public var copySeconds = 0.0
     public var switchSeconds = 0.0
+    /// This process's view following the moves (the old files are unlinked afterwards in the background:
+    /// `DocumentCollection.waitForFileRemovals()`).
+    public var viewSeconds = 0.0
     /// Whether a rebuild of the ANN index without its deleted labels started in the background
     /// (`DocumentCollection.waitForIndexRebuild()` waits for it; searches use the old graph meanwhile).
     public var annRebuildStarted = false

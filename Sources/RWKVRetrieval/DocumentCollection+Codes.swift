@@ -2,15 +2,17 @@ import Foundation
 import RWKVKernels
 
 /// A collection's compressed embedding codes in this process (ANN kinds `int8` and `binary`), guarded by
-/// `lock`: code row r belongs to passage `labels[r]`; `encoded` are the labels held.
+/// `lock`: code row r belongs to passage `labels[r]` and is masked unless `live[r]`.
 final class CodesState: @unchecked Sendable {  // all fields behind `lock`
     let lock = NSLock()
     var codes: EmbeddingCodes?
     var labels: [Int64] = []
-    var encoded = Set<Int64>()
-    /// Code rows whose passage was deleted or replaced (masked at search until the next rebuild).
-    var dead = 0
+    var live: [Bool] = []
+    var liveCount = 0
+    /// The highest passage id encoded: passage ids only grow, so the passages to append are those above it.
+    var highest: Int64 = 0
     var origin: String?
+    var dead: Int { labels.count - liveCount }
 }
 
 extension DocumentCollection {
@@ -21,42 +23,47 @@ extension DocumentCollection {
     /// Runs `body` on the codes of `kind`, encoded or brought up to the passage table first (the caller
     /// must not hold `rw`). Codes are not persisted: they are encoded from the mapped fp32 rows at the
     /// first search after an open, then kept current as passages are added and deleted.
-    func withCodes<T>(_ kind: EmbeddingCodes.Kind, _ body: (EmbeddingCodes, [Int64]) throws -> T) throws -> T {
+    func withCodes<T>(_ kind: EmbeddingCodes.Kind, _ body: (CodesState) throws -> T) throws -> T {
         codes.lock.lock()
         defer { codes.lock.unlock() }
         catchUpCodes(kind)
-        return try body(codes.codes!, codes.labels)
+        return try body(codes)
     }
 
-    /// Caller holds `codes.lock`. Encodes the live passages the codes lack, counts the labels gone, and
-    /// starts over (all live rows) when the kind changed or dead rows pass `codesRebuildDeadShare`.
+    /// Caller holds `codes.lock`. Nothing to do when the table's count and highest id are the codes'
+    /// (an add raises the highest id, a delete lowers the count; compaction changes neither, nor the ids).
+    /// Otherwise: rows of passages gone are masked, passages above `highest` appended; the codes start
+    /// over (all live rows) when the kind changed or dead rows reach `codesRebuildDeadShare`.
     private func catchUpCodes(_ kind: EmbeddingCodes.Kind) {
-        let (missing, gone): ([Int64], Int) = rw.read {
-            var missing: [Int64] = []
-            for id in table.byID.keys where !codes.encoded.contains(id) { missing.append(id) }
-            var gone = 0
-            if codes.encoded.count - codes.dead + missing.count != table.count {
-                for id in codes.encoded where table.byID[id] == nil { gone += 1 }
+        if codes.codes?.kind == kind {
+            let (count, maxID) = rw.read { (table.count, table.maxID) }
+            if count == codes.liveCount && maxID == codes.highest { return }
+            let missing: [Int64] = rw.read {
+                for r in codes.labels.indices where codes.live[r] && table.byID[codes.labels[r]] == nil {
+                    codes.live[r] = false
+                    codes.liveCount -= 1
+                }
+                return table.byID.keys.filter { $0 > codes.highest }.sorted()
             }
-            return (missing.sorted(), gone)
+            if Double(codes.dead) < Self.codesRebuildDeadShare * Double(max(1, codes.labels.count)) {
+                appendCodes(missing)
+                // Ids are never reused: the table's highest (perhaps a deleted passage's) is covered too.
+                codes.highest = max(codes.highest, maxID)
+                return
+            }
         }
-        codes.dead = gone
-        let rebuild = codes.codes?.kind != kind
-            || (codes.dead > 0 && Double(codes.dead) >= Self.codesRebuildDeadShare * Double(codes.labels.count))
-        if rebuild {
-            let reason = codes.codes == nil ? "encoded at the first search" : codes.codes?.kind != kind ? "kind changed" : "re-encoded without \(codes.dead) dead rows"
-            codes.codes = EmbeddingCodes(kind: kind, dimension: dimension)
-            codes.labels = []
-            codes.encoded = []
-            codes.dead = 0
-            codes.origin = "built (\(reason))"
-            appendCodes(rw.read { table.byID.keys.sorted() })
-        } else if !missing.isEmpty {
-            appendCodes(missing)
-        }
+        let reason = codes.codes == nil ? "encoded at the first search" : codes.codes?.kind != kind ? "kind changed" : "re-encoded without \(codes.dead) dead rows"
+        codes.codes = EmbeddingCodes(kind: kind, dimension: dimension)
+        codes.labels = []
+        codes.live = []
+        codes.liveCount = 0
+        codes.highest = 0
+        codes.origin = "built (\(reason))"
+        appendCodes(rw.read { table.byID.keys.sorted() })
     }
 
-    /// Caller holds `codes.lock`. Encodes the rows of `ids` (copied from the mapped segments in chunks).
+    /// Caller holds `codes.lock`. Encodes the rows of `ids` (ascending; copied from the mapped segments
+    /// in chunks, each under the read lock).
     private func appendCodes(_ ids: [Int64]) {
         let chunk = 16_384
         for start in stride(from: 0, to: ids.count, by: chunk) {
@@ -72,8 +79,10 @@ extension DocumentCollection {
             }
             matrix.withUnsafeBufferPointer { codes.codes!.append($0.baseAddress!, rows: labels.count) }
             codes.labels += labels
-            codes.encoded.formUnion(labels)
+            codes.live += repeatElement(true, count: labels.count)
+            codes.liveCount += labels.count
         }
+        codes.highest = max(codes.highest, ids.last ?? 0)
     }
 
     /// Caller holds `rw` (read). The mapped fp32 row of a live passage.
@@ -83,17 +92,20 @@ extension DocumentCollection {
     }
 
     /// The top `k` live passages among `allowed` (all when nil) by the codes pass over every code row
-    /// (masked by the filter and the live view, so it returns min(k, matching)), rescored with the fp32 rows.
+    /// (masked by the live rows and the filter, so it returns min(k, matching)), rescored with the fp32 rows.
     func codesSearch(_ kind: EmbeddingCodes.Kind, query: [Float], k: Int, allowed: Set<Int64>?, oversample: Int) throws -> [(id: Int64, score: Float)] {
-        try withCodes(kind) { codes, labels in
-            rw.read {
-                // `row` runs only for candidates `include` let through: live, with a mapped row.
-                let found = codes.search(query: query, k: k, oversample: oversample, row: { r in embeddingRowPointer(labels[r])! },
-                                         include: { r in
-                    let id = labels[r]
-                    return (allowed?.contains(id) ?? true) && embeddingRowPointer(id) != nil
-                })
-                return found.map { (labels[$0.row], $0.score) }
+        try withCodes(kind) { state in
+            let codes = state.codes!, labels = state.labels, live = state.live
+            return rw.read {
+                // A passage deleted by a writer since the catch-up has no row: it is rescored against a
+                // zero row and dropped below (the mask is a dictionary lookup per row otherwise).
+                let zero = [Float](repeating: 0, count: dimension)
+                return zero.withUnsafeBufferPointer { zeroRow in
+                    let found = codes.search(query: query, k: k, oversample: oversample,
+                                             row: { embeddingRowPointer(labels[$0]) ?? zeroRow.baseAddress! },
+                                             include: { live[$0] && (allowed?.contains(labels[$0]) ?? true) })
+                    return found.compactMap { table.byID[labels[$0.row]] == nil ? nil : (labels[$0.row], $0.score) }
+                }
             }
         }
     }
@@ -114,8 +126,9 @@ extension DocumentCollection {
         defer { codes.lock.unlock() }
         codes.codes = nil
         codes.labels = []
-        codes.encoded = []
-        codes.dead = 0
+        codes.live = []
+        codes.liveCount = 0
+        codes.highest = 0
         codes.origin = nil
     }
 
@@ -124,7 +137,7 @@ extension DocumentCollection {
         codes.lock.lock()
         defer { codes.lock.unlock() }
         guard let c = codes.codes else { return nil }
-        // The codes, and per row its label (8 B) and its entry in the label set (~16 B).
-        return (c.kind.rawValue, c.count, codes.dead, c.bytes + codes.labels.count * 24, codes.origin)
+        // The codes, and per row its label (8 B) and live flag (1 B).
+        return (c.kind.rawValue, c.count, codes.dead, c.bytes + codes.labels.count * 9, codes.origin)
     }
 }

@@ -87,6 +87,88 @@ extension DocumentCollection {
         if !inStep { try refresh() }  // out of step (should not happen with one writer): reload
     }
 
+    /// Where compaction puts each moved passage: `moved[i]` is `moving[i]`'s new place; pair k (id
+    /// `firstID + k`) takes `moving[pairs[k]]`, each within the format's limits.
+    struct CompactionLayout {
+        var firstID: Int
+        var moved: [MovedPassage]
+        var pairs: [Range<Int>]
+    }
+
+    static func compactionLayout(_ moving: [LivePassage], firstID: Int) -> CompactionLayout {
+        var moved: [MovedPassage] = []
+        moved.reserveCapacity(moving.count)
+        var pairs: [Range<Int>] = []
+        var pairStart = 0, rows = 0, stateEnd = SegmentFile.headerSize
+        for (i, p) in moving.enumerated() {
+            if i > pairStart && (rows + 1 > SegmentFile.maxRows || stateEnd + p.stateLength > SegmentFile.maxStateBytes) {
+                pairs.append(pairStart..<i)
+                pairStart = i
+                rows = 0
+                stateEnd = SegmentFile.headerSize
+            }
+            let id = firstID + pairs.count
+            moved.append(MovedPassage(id: p.id, emb: id, row: rows, state: p.hasState ? id : nil, offset: p.hasState ? stateEnd : nil))
+            rows += 1
+            if p.hasState { stateEnd += p.stateLength }
+        }
+        if pairStart < moving.count { pairs.append(pairStart..<moving.count) }
+        return CompactionLayout(firstID: firstID, moved: moved, pairs: pairs)
+    }
+
+    /// The copy thread's outcome, read by the switch after `done`.
+    final class CompactionCopy: @unchecked Sendable {  // written before `done.signal()`, read after `done.wait()`
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<[(SegmentFile, SegmentFile, UInt32, UInt32)], any Error>?
+        var seconds = 0.0
+    }
+
+    /// Writes the layout's pairs: each run of consecutive source rows (and state blobs) is one `pread`
+    /// into the writer's buffer. Each file's CRC-32C follows the bytes as written (header included), so
+    /// nothing is read back; then fsync and the committed lengths.
+    private func writeCompactedPairs(_ layout: CompactionLayout, moving: [LivePassage]) throws -> [(SegmentFile, SegmentFile, UInt32, UInt32)] {
+        let rowBytes = dimension * 4
+        var created: [(SegmentFile, SegmentFile, UInt32, UInt32)] = []
+        for (k, range) in layout.pairs.enumerated() {
+            let id = layout.firstID + k
+            let e = try SegmentFile.create(in: segmentsURL, id: id, kind: .emb, fields: headerFields(.emb))
+            let s = try SegmentFile.create(in: segmentsURL, id: id, kind: .states, fields: headerFields(.states))
+            var emb = SegmentWriter(file: e, crc: CRC32C.checksum(SegmentFile.header(kind: .emb, id: id, fields: headerFields(.emb))))
+            var states = SegmentWriter(file: s, crc: CRC32C.checksum(SegmentFile.header(kind: .states, id: id, fields: headerFields(.states))))
+            var i = range.lowerBound
+            while i < range.upperBound {
+                // The longest run of passages whose rows (and states) follow each other in one source pair.
+                let first = moving[i]
+                var j = i + 1
+                while j < range.upperBound, j - i < 8192 {
+                    let p = moving[j], q = moving[j - 1]
+                    guard p.embSegment == q.embSegment, p.embRow == q.embRow + 1, p.hasState == q.hasState,
+                          !p.hasState || (p.stateSegment == q.stateSegment && p.stateOffset == q.stateOffset + q.stateLength) else { break }
+                    j += 1
+                }
+                let last = moving[j - 1]
+                let (source, stateSource) = rw.read { (embSegments[first.embSegment]?.file, first.stateSegment.flatMap { stateSegments[$0]?.file }) }
+                guard let source else {
+                    throw RetrievalError.corrupt(path: segmentsURL.path, reason: "segment \(first.embSegment) vanished during compaction")
+                }
+                try emb.append(from: source, at: SegmentFile.headerSize + first.embRow * rowBytes, count: (j - i) * rowBytes)
+                if first.hasState {
+                    guard let stateSource else {
+                        throw RetrievalError.corrupt(path: segmentsURL.path, reason: "segment \(first.stateSegment!) vanished during compaction")
+                    }
+                    try states.append(from: stateSource, at: first.stateOffset, count: last.stateOffset + last.stateLength - first.stateOffset)
+                }
+                i = j
+            }
+            try emb.finish()
+            try states.finish()
+            try e.setCommitted(emb.end)
+            try s.setCommitted(states.end)
+            created.append((e, s, emb.crc, states.crc))
+        }
+        return created
+    }
+
     private struct PairUsage {
         var bytes = 0
         var live = 0
@@ -121,106 +203,63 @@ extension DocumentCollection {
             return CompactionReport(segmentsBefore: before.count, segmentsAfter: before.count, bytesBefore: before.bytes,
                                     bytesAfter: before.bytes, passagesMoved: 0, bytesCopied: 0, seconds: seconds(clock.now - start))
         }
-        // 1. Copy into new pairs (new ids), fsync'd and sealed; nothing refers to them yet.
-        var moved: [MovedPassage] = []
-        var generation: Int64 = 0
-        var created: [(SegmentFile, SegmentFile, UInt32, UInt32)] = []
-        var copied = 0
+        // 1. The layout: each moved passage's new pair, row and state offset (new ids, in row order).
         var nextID = try db.read { db in try Int.fetchOne(db, sql: "SELECT max(id) FROM segments") } ?? 0
+        let layout = Self.compactionLayout(moving, firstID: nextID + 1)
+        nextID += layout.pairs.count
+        let moved = layout.moved
         let planSeconds = seconds(clock.now - start)
+        // 2. The copy (new pairs written, fsync'd and sealed; nothing refers to them yet) runs on its own
+        // thread while this one prepares the switch transaction, which commits only once the copy is
+        // durable. Measured (100k x 768, half deleted): copy 0.27 s and switch 0.14 s one after the other.
         let copyStart = clock.now
         var copySeconds = 0.0, switchSeconds = 0.0
+        let copy = CompactionCopy()
+        let copyThread = Thread { [self] in
+            copy.result = Result { try writeCompactedPairs(layout, moving: moving) }
+            copy.seconds = seconds(clock.now - copyStart)
+            copy.done.signal()
+        }
+        copyThread.stackSize = 1 << 20
+        copyThread.start()
+        var created: [(SegmentFile, SegmentFile, UInt32, UInt32)] = []
+        var generation: Int64 = 0
+        var copyWaited = false
         do {
-            var index = 0
-            repeat {
-                nextID += 1
-                let e = try SegmentFile.create(in: segmentsURL, id: nextID, kind: .emb, fields: headerFields(.emb))
-                let s = try SegmentFile.create(in: segmentsURL, id: nextID, kind: .states, fields: headerFields(.states))
-                created.append((e, s, 0, 0))
-                // The sealed checksums follow the bytes as they are written (headers included), so the
-                // new files are not read back through fresh mappings.
-                var embCRC = CRC32C.checksum(SegmentFile.header(kind: .emb, id: nextID, fields: headerFields(.emb)))
-                var stateCRC = CRC32C.checksum(SegmentFile.header(kind: .states, id: nextID, fields: headerFields(.states)))
-                var embBuffer: [UInt8] = [], stateBuffer: [UInt8] = []
-                var embEnd = SegmentFile.headerSize, stateEnd = SegmentFile.headerSize
-                var rows = 0
-                // Buffered 32 MiB at a time: measured, one pwrite per row was 3x slower than a plain copy.
-                func flush() throws {
-                    if !embBuffer.isEmpty {
-                        try e.file.write(embBuffer, at: embEnd)
-                        embCRC = CRC32C.checksum(embBuffer, continuing: embCRC)
-                        embEnd += embBuffer.count
-                        embBuffer.removeAll(keepingCapacity: true)
-                    }
-                    if !stateBuffer.isEmpty {
-                        try s.file.write(stateBuffer, at: stateEnd)
-                        stateCRC = CRC32C.checksum(stateBuffer, continuing: stateCRC)
-                        stateEnd += stateBuffer.count
-                        stateBuffer.removeAll(keepingCapacity: true)
-                    }
-                }
-                while index < moving.count {
-                    let p = moving[index]
-                    if rows + 1 > SegmentFile.maxRows || stateEnd + stateBuffer.count + p.stateLength > SegmentFile.maxStateBytes { break }
-                    let row = rows
-                    let offset = p.hasState ? stateEnd + stateBuffer.count : nil
-                    rw.read {
-                        // Typed byte buffers: Array appends them with one memcpy.
-                        if let base = embSegments[p.embSegment]?.base {
-                            embBuffer.append(contentsOf: UnsafeBufferPointer(start: (base + SegmentFile.headerSize + p.embRow * rowBytes)
-                                .assumingMemoryBound(to: UInt8.self), count: rowBytes))
-                        }
-                        if p.hasState, let base = stateSegments[p.stateSegment!]?.base {
-                            stateBuffer.append(contentsOf: UnsafeBufferPointer(start: (base + p.stateOffset).assumingMemoryBound(to: UInt8.self),
-                                                                               count: p.stateLength))
-                        }
-                    }
-                    moved.append(MovedPassage(id: p.id, emb: nextID, row: row, state: p.hasState ? nextID : nil, offset: offset))
-                    rows += 1
-                    index += 1
-                    if embBuffer.count + stateBuffer.count >= 32 << 20 { try flush() }
-                }
-                try flush()
-                try e.file.sync()
-                try s.file.sync()
-                e.committedBytes = embEnd
-                s.committedBytes = stateEnd
-                try e.setCommitted(embEnd)
-                try s.setCommitted(stateEnd)
-                copied += embEnd + stateEnd - 2 * SegmentFile.headerSize
-                created[created.count - 1] = (e, s, embCRC, stateCRC)
-            } while index < moving.count
-            copySeconds = seconds(clock.now - copyStart)
-            let switchStart = clock.now
-            // 2. One transaction switches every moved passage to the new segments.
             let now = CollectionSchema.timestamp()
+            let movesJSON = Self.movesJSON(moved)
             try db.write { db in
+                try db.execute(sql: Self.repointSQL, arguments: [movesJSON])
+                for id in chosen { try db.execute(sql: "DELETE FROM segments WHERE id = ?", arguments: [id]) }
+                try CollectionSchema.bumpGeneration(db)
+                generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
+                try PassageDeletionLog.reset(db, generation: generation)
+                copy.done.wait()
+                copyWaited = true
+                created = try copy.result!.get()
                 for (e, s, ec, sc) in created {
                     try db.execute(sql: "INSERT INTO segments (id, kind, sealed, bytes, crc32c, created) VALUES (?, 'emb', 1, ?, ?, ?)",
                                    arguments: [e.id, e.committedBytes, Int64(ec), now])
                     try db.execute(sql: "INSERT INTO segments (id, kind, sealed, bytes, crc32c, created) VALUES (?, 'states', 1, ?, ?, ?)",
                                    arguments: [s.id, s.committedBytes, Int64(sc), now])
                 }
-                try db.execute(sql: Self.repointSQL, arguments: [Self.movesJSON(moved)])
-                for id in chosen { try db.execute(sql: "DELETE FROM segments WHERE id = ?", arguments: [id]) }
-                try CollectionSchema.bumpGeneration(db)
-                generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
-                try PassageDeletionLog.reset(db, generation: generation)
             }
-            switchSeconds = seconds(clock.now - switchStart)
+            copySeconds = copy.seconds
+            // What the switch added beyond the copy it overlapped (at least the commit).
+            switchSeconds = seconds(clock.now - copyStart) - copySeconds
         } catch {
-            for (e, s, _, _) in created {
-                try? FileManager.default.removeItem(atPath: e.path)
-                try? FileManager.default.removeItem(atPath: s.path)
+            if !copyWaited { copy.done.wait() }
+            for id in layout.pairs.indices.map({ layout.firstID + $0 }) {
+                for kind in [SegmentFile.Kind.emb, .states] { try? FileManager.default.removeItem(atPath: segmentPath(id: id, kind: kind)) }
             }
             throw RetrievalError.database(error, path: Self.databaseURL(url).path)
         }
+        let copied = created.reduce(0) { $0 + $1.0.committedBytes + $1.1.committedBytes - 2 * SegmentFile.headerSize }
         // 3. This process's view follows the moves it made (readers elsewhere reload); then the old files go.
+        let viewStart = clock.now
         try applyCompaction(moved, pairs: created.map { ($0.0, $0.1) }, removed: chosen, generation: generation)
-        for id in chosen {
-            for kind in [SegmentFile.Kind.emb, .states] { try? FileManager.default.removeItem(atPath: segmentPath(id: id, kind: kind)) }
-        }
-        syncDirectory(segmentsURL.path)
+        let viewSeconds = seconds(clock.now - viewStart)
+        removeInBackground(chosen.flatMap { id in [SegmentFile.Kind.emb, .states].map { segmentPath(id: id, kind: $0) } })
         let annRebuild = startANNRebuildIfWasteful()
         let after: (Int, Int) = rw.read {
             (embSegments.count + stateSegments.count,
@@ -229,6 +268,80 @@ extension DocumentCollection {
         return CompactionReport(segmentsBefore: before.count, segmentsAfter: after.0, bytesBefore: before.bytes, bytesAfter: after.1,
                                 passagesMoved: moved.count, bytesCopied: copied, seconds: seconds(clock.now - start),
                                 planSeconds: planSeconds, copySeconds: copySeconds, switchSeconds: switchSeconds,
-                                annRebuildStarted: annRebuild)
+                                viewSeconds: viewSeconds, annRebuildStarted: annRebuild)
+    }
+
+    /// Unlinks files no record names any more on a background thread, then syncs the directory: freeing a
+    /// large file's blocks and page cache took 0.08-0.29 s for 307 MB here, as long as the copy itself
+    /// (RocksDB deletes obsolete files in the background for the same reason). A crash or an exit first
+    /// leaves them for the next writable open, which removes segment files no record names.
+    func removeInBackground(_ paths: [String]) {
+        let folder = segmentsURL.path
+        let clock = ContinuousClock()
+        removals.enter()
+        Thread { [removals, unlinkTimes] in
+            let start = clock.now
+            for path in paths { try? FileManager.default.removeItem(atPath: path) }
+            syncDirectory(folder)
+            unlinkTimes.record(seconds(clock.now - start))
+            removals.leave()
+        }.start()
+    }
+
+    /// Waits for the files compaction left to unlink in the background; returns the seconds the last
+    /// removal took (0 when none ran).
+    @discardableResult
+    public func waitForFileRemovals() -> Double {
+        removals.wait()
+        return unlinkTimes.last
+    }
+}
+
+/// Appends to a new segment file after its header, copying byte ranges of source files through a
+/// 32 MiB buffer (`pread` in, one `pwrite` out per buffer); the CRC-32C follows the bytes in file order.
+/// (Measured, 100k x 768 half deleted: `pwrite` straight from the mapped source ran at ~280 MB/s, the
+/// kernel copying from mapped pages; through a buffer, as a plain file copy does, ~1 GB/s.)
+struct SegmentWriter {
+    let file: SegmentFile
+    var crc: UInt32
+    private(set) var end = SegmentFile.headerSize
+    private var buffer: UnsafeMutableRawPointer?
+    private var buffered = 0
+    static let bufferBytes = 32 << 20
+
+    init(file: SegmentFile, crc: UInt32) {
+        self.file = file
+        self.crc = crc
+    }
+
+    /// Copies `count` bytes of `source` from `offset`.
+    mutating func append(from source: StorageFile, at offset: Int, count: Int) throws {
+        var done = 0
+        while done < count {
+            if buffered == Self.bufferBytes { try flush() }
+            if buffer == nil { buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferBytes, alignment: 4096) }
+            let n = min(count - done, Self.bufferBytes - buffered)
+            let got = pread(source.fd, buffer! + buffered, n, off_t(offset + done))
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { throw RetrievalError.errno(source.path, got < 0 ? "read" : "read (the file is shorter than its record)") }
+            buffered += got
+            done += got
+        }
+    }
+
+    private mutating func flush() throws {
+        guard let buffer, buffered > 0 else { return }
+        let part = UnsafeRawBufferPointer(start: buffer, count: buffered)
+        crc = CRC32C.checksum(part, continuing: crc)
+        try file.file.write(part, at: end)
+        end += buffered
+        buffered = 0
+    }
+
+    /// The rest written, then fsync'd; the buffer freed.
+    mutating func finish() throws {
+        defer { buffer?.deallocate(); buffer = nil }
+        try flush()
+        try file.file.sync()
     }
 }

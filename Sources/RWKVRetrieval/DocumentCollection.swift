@@ -44,6 +44,9 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     let ann = ANNState()
     /// The int8 / 1-bit embedding codes (ANN kinds `int8`, `binary`), behind their own lock.
     let codes = CodesState()
+    /// Old segment files compaction unlinks in the background, and how long the last removal took.
+    let removals = DispatchGroup()
+    let unlinkTimes = SecondsRecord()
     /// Guarded by `rw`.
     var table = PassageTable()
     var embSegments: [Int: SegmentFile] = [:]

@@ -45,3 +45,11 @@ final class WorkspacePool: @unchecked Sendable {
 
 /// Seconds of a duration (the store's files call it by this name).
 func seconds(_ d: Duration) -> Double { d.seconds }
+
+/// The duration of the last background job of a kind (written by its thread, read by the waiter).
+final class SecondsRecord: @unchecked Sendable {  // `value` behind `lock`
+    private let lock = NSLock()
+    private var value = 0.0
+    func record(_ seconds: Double) { lock.lock(); value = seconds; lock.unlock() }
+    var last: Double { lock.lock(); defer { lock.unlock() }; return value }
+}

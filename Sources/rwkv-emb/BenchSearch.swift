@@ -131,31 +131,54 @@ struct BenchSearch: AsyncParsableCommand {
         print(String(format: "bare scan + top-%d of %d rows (a plain in-memory matrix, all cores): p50 %.2f ms, p99 %.2f ms",
                      options.candidates, passages, bareMedian * 1e3, Self.percentile(bare, 0.99) * 1e3))
         print("\(queryTexts.count) queries per row; stage columns are the p50 query's, ms")
-        print("search (top \(options.topK), \(options.candidates) candidates per list, no rerank)   p50 ms   p99 ms   filter   dense   lexical   fusion   query emb.   p50 / bare scan p50")
-        let configurations: [(String, SearchMode, String?)] = [
-            ("dense", .dense, nil), ("lexical", .lexical, nil), ("hybrid", .hybrid, nil),
-            ("dense, filter 100%", .dense, #"{"bucket": {"$gte": 0}}"#), ("dense, filter 10%", .dense, #"{"bucket": {"$lt": 10}}"#),
-            ("dense, filter 1%", .dense, #"{"bucket": 7}"#),
-            ("hybrid, filter 100%", .hybrid, #"{"bucket": {"$gte": 0}}"#), ("hybrid, filter 10%", .hybrid, #"{"bucket": {"$lt": 10}}"#),
-            ("hybrid, filter 1%", .hybrid, #"{"bucket": 7}"#),
+        print("search (top \(options.topK), \(options.candidates) candidates per list, no rerank)   p50 ms   p99 ms   filter   dense   lexical   fusion   query emb.   p50 / bare scan p50   dense path (recall@\(options.topK) vs exact)")
+        let tenth = #"{"bucket": {"$lt": 10}}"#
+        let configurations: [(String, SearchMode, String?, ANNKind)] = [
+            ("dense", .dense, nil, .auto), ("lexical", .lexical, nil, .auto), ("hybrid", .hybrid, nil, .auto),
+            ("dense, filter 100%", .dense, #"{"bucket": {"$gte": 0}}"#, .auto), ("dense, filter 10%", .dense, tenth, .auto),
+            ("dense, filter 1%", .dense, #"{"bucket": 7}"#, .auto),
+            ("hybrid, filter 100%", .hybrid, #"{"bucket": {"$gte": 0}}"#, .auto), ("hybrid, filter 10%", .hybrid, tenth, .auto),
+            ("hybrid, filter 1%", .hybrid, #"{"bucket": 7}"#, .auto),
+            ("dense, --ann int8 (codes + rescore)", .dense, nil, .int8), ("dense, --ann int8, filter 10%", .dense, tenth, .int8),
+            ("dense, --ann binary (codes + rescore)", .dense, nil, .binary), ("dense, --ann binary, filter 10%", .dense, tenth, .binary),
         ]
-        for (label, mode, filterJSON) in configurations {
+        for (label, mode, filterJSON, kind) in configurations {
             let filter = try filterJSON.map { try MetadataFilter.parse(json: $0) }
+            if c.annSettings.kind != kind {
+                var settings = c.annSettings
+                settings.kind = kind
+                // The codes rows: the filter's 10,000 matches go through the masked codes pass, not the gather.
+                settings.filterExactLimit = kind.codesKind != nil ? 0 : ANNSettings().filterExactLimit
+                try c.setANNSettings(settings)
+                _ = try c.search(queryTexts[0], options: options)  // the codes are encoded (or the graph built) here, untimed
+            }
             var store: [Double] = [], stages: [SearchTimings] = []
+            var path = "-"
+            var found = 0, wanted = 0
             for (i, q) in queryTexts.enumerated() {
                 options.mode = mode
                 options.filter = filter
+                options.exact = false
                 let r = try c.search(q, options: options)
                 if i == 0 && r.hits.count != options.topK { throw CommandLineError("\(label): \(r.hits.count) hits, expected \(options.topK)") }
+                if i == 0 { path = r.densePath?.rawValue ?? "-" }
                 store.append(r.timings.total - r.timings.queryEmbedding)
                 stages.append(r.timings)
+                if kind.codesKind != nil && i < 20 {
+                    options.exact = true
+                    let truth = Set(try c.search(q, options: options).hits.map(\.id))
+                    found += r.hits.filter { truth.contains($0.id) }.count
+                    wanted += truth.count
+                }
             }
+            options.exact = false
             let order = store.indices.sorted { store[$0] < store[$1] }
             let p50 = Self.percentile(store, 0.5), p99 = Self.percentile(store, 0.99)
             let m = stages[order[Self.rank(order.count, 0.5)]]
+            let recall = wanted > 0 ? String(format: " (%.3f)", Double(found) / Double(wanted)) : ""
             print(label.padding(toLength: 52, withPad: " ", startingAt: 0) + String(format: " %6.2f   %6.2f   %6.2f   %5.2f   %7.2f   %6.2f   %10.2f   %8.2fx",
                          p50 * 1e3, p99 * 1e3, m.filter * 1e3, m.retrieval * 1e3,
-                         m.lexical * 1e3, m.fusion * 1e3, m.queryEmbedding * 1e3, p50 / bareMedian))
+                         m.lexical * 1e3, m.fusion * 1e3, m.queryEmbedding * 1e3, p50 / bareMedian) + "   \(path)\(recall)")
         }
         print("store ms = the search's total minus the query embedding (filter in SQLite + masked dense scan / BM25 in FTS5 + fusion + hit texts)")
     }

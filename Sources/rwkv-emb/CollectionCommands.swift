@@ -115,6 +115,7 @@ struct Compact: AsyncParsableCommand {
     func run() async throws {
         let c = try directory.open(writable: true, compaction: .init(deadShare: nil))
         let r = try c.compact(all: all)
+        c.waitForFileRemovals()  // the library unlinks the old files in the background; the command exits after it
         print(String(format: "compacted: %d passages moved, %d bytes copied; segments %d -> %d files, %d -> %d bytes, in %.3f s",
                      r.passagesMoved, r.bytesCopied, r.segmentsBefore, r.segmentsAfter, r.bytesBefore, r.bytesAfter, r.seconds))
         if r.annRebuildStarted {

@@ -269,6 +269,8 @@ import RWKVTestSupport
             #expect(c.embedding(id: id) == embeddings[i])
             #expect(c.state(id: id) == states[i])
         }
+        // The old pair is unlinked in the background: gone once the removal is waited for.
+        c.waitForFileRemovals()
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path("c/segments").path).sorted()
         #expect(files == ["000002.emb", "000002.states"])
         // New documents go into a new active pair after the sealed one.
