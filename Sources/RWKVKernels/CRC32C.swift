@@ -20,3 +20,35 @@ package enum CRC32C {
     /// "sse4.2" or "table": which implementation runs on this CPU (for benchmark output).
     package static var implementation: String { rwkv_crc32c_hardware() != 0 ? "sse4.2" : "table" }
 }
+
+/// CRC-32C of a concatenation from the parts' CRCs: crc(A ++ B) = L(crc(A)) ^ crc(B), where L appends
+/// `length` (= B's length) zero bytes to the CRC register; L is linear, so it is tabulated once per length
+/// on each byte of its argument (zlib's crc32_combine, with the tables kept). Compaction seals a new
+/// segment from the stored CRCs of the rows it copies instead of reading the bytes a second time.
+package struct CRC32CConcatenation: Sendable {
+    package let length: Int
+    private let table: [UInt32]  // 4 x 256: L applied to byte k of the argument
+
+    package init(length: Int) {
+        precondition(length > 0)
+        self.length = length
+        let zeros = [UInt8](repeating: 0, count: length)
+        // L(x) = ~crc32c(~x, zeros): the implementation inverts the register on entry and exit.
+        let bits = (0..<32).map { ~CRC32C.checksum(zeros, continuing: ~(UInt32(1) << UInt32($0))) }
+        var t = [UInt32](repeating: 0, count: 4 * 256)
+        for k in 0..<4 {
+            for b in 1..<256 {
+                var v: UInt32 = 0
+                for bit in 0..<8 where b & (1 << bit) != 0 { v ^= bits[8 * k + bit] }
+                t[k * 256 + b] = v
+            }
+        }
+        table = t
+    }
+
+    /// crc(A ++ B) for crc(A) = `first`, crc(B) = `next`, B `length` bytes long.
+    package func combine(_ first: UInt32, _ next: UInt32) -> UInt32 {
+        table[Int(first & 0xFF)] ^ table[256 + Int((first >> 8) & 0xFF)] ^ table[512 + Int((first >> 16) & 0xFF)]
+            ^ table[768 + Int(first >> 24)] ^ next
+    }
+}

@@ -124,10 +124,14 @@ extension DocumentCollection {
     }
 
     /// Writes the layout's pairs: each run of consecutive source rows (and state blobs) is one `pread`
-    /// into the writer's buffer. Each file's CRC-32C follows the bytes as written (header included), so
-    /// nothing is read back; then fsync and the committed lengths.
+    /// into the writer's buffer. Each file's CRC-32C is chained from the header's and the stored CRC of
+    /// every row and blob it receives (`CRC32CConcatenation`), so the bytes are never checksummed again
+    /// (measured: 17 ms of a 0.19 s copy at 150 MB) and a row that rotted in its old file does not pass
+    /// into the new file's checksum; then fsync and the committed lengths.
     private func writeCompactedPairs(_ layout: CompactionLayout, moving: [LivePassage]) throws -> [(SegmentFile, SegmentFile, UInt32, UInt32)] {
         let rowBytes = dimension * 4
+        let rowCRC = CRC32CConcatenation(length: rowBytes)
+        var blobCRC: [Int: CRC32CConcatenation] = [:]
         var created: [(SegmentFile, SegmentFile, UInt32, UInt32)] = []
         for (k, range) in layout.pairs.enumerated() {
             let id = layout.firstID + k
@@ -147,6 +151,13 @@ extension DocumentCollection {
                     j += 1
                 }
                 let last = moving[j - 1]
+                for p in moving[i..<j] {
+                    emb.crc = rowCRC.combine(emb.crc, p.embCRC)
+                    if p.hasState {
+                        if blobCRC[p.stateLength] == nil { blobCRC[p.stateLength] = CRC32CConcatenation(length: p.stateLength) }
+                        states.crc = blobCRC[p.stateLength]!.combine(states.crc, p.stateCRC)
+                    }
+                }
                 let (source, stateSource) = rw.read { (embSegments[first.embSegment]?.file, first.stateSegment.flatMap { stateSegments[$0]?.file }) }
                 guard let source else {
                     throw RetrievalError.corrupt(path: segmentsURL.path, reason: "segment \(first.embSegment) vanished during compaction")
@@ -298,7 +309,7 @@ extension DocumentCollection {
 }
 
 /// Appends to a new segment file after its header, copying byte ranges of source files through a
-/// 32 MiB buffer (`pread` in, one `pwrite` out per buffer); the CRC-32C follows the bytes in file order.
+/// 32 MiB buffer (`pread` in, one `pwrite` out per buffer); `crc` is the caller's to keep.
 /// (Measured, 100k x 768 half deleted: `pwrite` straight from the mapped source ran at ~280 MB/s, the
 /// kernel copying from mapped pages; through a buffer, as a plain file copy does, ~1 GB/s.)
 struct SegmentWriter {
@@ -331,9 +342,7 @@ struct SegmentWriter {
 
     private mutating func flush() throws {
         guard let buffer, buffered > 0 else { return }
-        let part = UnsafeRawBufferPointer(start: buffer, count: buffered)
-        crc = CRC32C.checksum(part, continuing: crc)
-        try file.file.write(part, at: end)
+        try file.file.write(UnsafeRawBufferPointer(start: buffer, count: buffered), at: end)
         end += buffered
         buffered = 0
     }
