@@ -180,20 +180,7 @@ extension DocumentCollection {
             }
             return (missing.sorted(), gone)
         }
-        let chunk = 16_384
-        for start in stride(from: 0, to: missing.count, by: chunk) {
-            let ids = Array(missing[start..<min(missing.count, start + chunk)])
-            var labels: [Int64] = []
-            var matrix: [Float] = []
-            matrix.reserveCapacity(ids.count * dimension)
-            rw.read {
-                for id in ids {
-                    guard let p = table.byID[id], let base = embSegments[p.embSegment]?.base else { continue }
-                    let row = (base + SegmentFile.headerSize + p.embRow * dimension * 4).assumingMemoryBound(to: Float.self)
-                    matrix.append(contentsOf: UnsafeBufferPointer(start: row, count: dimension))
-                    labels.append(id)
-                }
-            }
+        try liveRowChunks(missing) { labels, matrix in
             try matrix.withUnsafeBufferPointer { try index.add($0.baseAddress!, labels: labels, threads: KernelThreads.coreCount) }
             ann.live.formUnion(labels)
             ann.highest = max(ann.highest, labels.max() ?? 0)
@@ -280,25 +267,12 @@ extension DocumentCollection {
         ann.rebuildDone.wait()
     }
 
-    /// A graph of the live passages, their vectors copied from the mapped segments in chunks (each under
-    /// the read lock, the inserts outside it, so writers and searches go on meanwhile).
+    /// A graph of the live passages (their rows by `liveRowChunks`: writers and searches go on meanwhile).
     private func buildANNOfLivePassages(m: Int, efConstruction: Int) throws -> (index: HNSWIndex, live: Set<Int64>) {
         let ids = rw.read { table.byID.keys.sorted() }
         let index = try HNSWIndex(dimension: dimension, m: m, efConstruction: efConstruction, capacity: max(1024, ids.count))
         var live = Set<Int64>(minimumCapacity: ids.count)
-        let chunk = 16_384
-        for start in stride(from: 0, to: ids.count, by: chunk) {
-            var labels: [Int64] = []
-            var matrix: [Float] = []
-            matrix.reserveCapacity(min(chunk, ids.count - start) * dimension)
-            rw.read {
-                for id in ids[start..<min(ids.count, start + chunk)] {
-                    guard let p = table.byID[id], let base = embSegments[p.embSegment]?.base else { continue }
-                    let row = (base + SegmentFile.headerSize + p.embRow * dimension * 4).assumingMemoryBound(to: Float.self)
-                    matrix.append(contentsOf: UnsafeBufferPointer(start: row, count: dimension))
-                    labels.append(id)
-                }
-            }
+        try liveRowChunks(ids) { labels, matrix in
             try matrix.withUnsafeBufferPointer { try index.add($0.baseAddress!, labels: labels, threads: KernelThreads.coreCount) }
             live.formUnion(labels)
         }

@@ -62,10 +62,21 @@ extension DocumentCollection {
         appendCodes(rw.read { table.byID.keys.sorted() })
     }
 
-    /// Caller holds `codes.lock`. Encodes the rows of `ids` (ascending; copied from the mapped segments
-    /// in chunks, each under the read lock).
+    /// Caller holds `codes.lock`. Encodes the rows of `ids` (ascending).
     private func appendCodes(_ ids: [Int64]) {
-        let chunk = 16_384
+        liveRowChunks(ids) { labels, matrix in
+            matrix.withUnsafeBufferPointer { codes.codes!.append($0.baseAddress!, rows: labels.count) }
+            codes.labels += labels
+            codes.live += repeatElement(true, count: labels.count)
+            codes.liveCount += labels.count
+        }
+        codes.highest = max(codes.highest, ids.last ?? 0)
+    }
+
+    /// The fp32 rows of the live passages among `ids`, copied from the mapped segments `chunk` at a time
+    /// (each chunk under the read lock, `body` outside it, so writers and searches go on meanwhile):
+    /// `body(labels, rows)` with the rows row-major in the labels' order.
+    func liveRowChunks(_ ids: [Int64], chunk: Int = 16_384, _ body: ([Int64], [Float]) throws -> Void) rethrows {
         for start in stride(from: 0, to: ids.count, by: chunk) {
             var labels: [Int64] = []
             var matrix: [Float] = []
@@ -77,12 +88,8 @@ extension DocumentCollection {
                     labels.append(id)
                 }
             }
-            matrix.withUnsafeBufferPointer { codes.codes!.append($0.baseAddress!, rows: labels.count) }
-            codes.labels += labels
-            codes.live += repeatElement(true, count: labels.count)
-            codes.liveCount += labels.count
+            try body(labels, matrix)
         }
-        codes.highest = max(codes.highest, ids.last ?? 0)
     }
 
     /// Caller holds `rw` (read). The mapped fp32 row of a live passage.
