@@ -116,11 +116,26 @@ extension DocumentCollection {
         return CompactionLayout(firstID: firstID, moved: moved, pairs: pairs)
     }
 
-    /// The copy thread's outcome, read by the switch after `done`.
-    final class CompactionCopy: @unchecked Sendable {  // written before `done.signal()`, read after `done.wait()`
-        let done = DispatchSemaphore(value: 0)
-        var result: Result<[(SegmentFile, SegmentFile, UInt32, UInt32)], any Error>?
-        var seconds = 0.0
+    /// The copy thread's outcome, handed to the switch under a condition (pthread: ThreadSanitizer sees
+    /// the hand-over).
+    final class CompactionCopy: @unchecked Sendable {  // fields behind `condition`
+        private let condition = NSCondition()
+        private var outcome: (Result<[(SegmentFile, SegmentFile, UInt32, UInt32)], any Error>, Double)?
+
+        func finish(_ result: Result<[(SegmentFile, SegmentFile, UInt32, UInt32)], any Error>, seconds: Double) {
+            condition.lock()
+            outcome = (result, seconds)
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        /// Waits for the copy; its result and seconds.
+        func wait() -> (result: Result<[(SegmentFile, SegmentFile, UInt32, UInt32)], any Error>, seconds: Double) {
+            condition.lock()
+            defer { condition.unlock() }
+            while outcome == nil { condition.wait() }
+            return outcome!
+        }
     }
 
     /// Writes the layout's pairs: each run of consecutive source rows (and state blobs) is one `pread`
@@ -227,15 +242,13 @@ extension DocumentCollection {
         var copySeconds = 0.0, switchSeconds = 0.0
         let copy = CompactionCopy()
         let copyThread = Thread { [self] in
-            copy.result = Result { try writeCompactedPairs(layout, moving: moving) }
-            copy.seconds = seconds(clock.now - copyStart)
-            copy.done.signal()
+            let result = Result { try writeCompactedPairs(layout, moving: moving) }
+            copy.finish(result, seconds: seconds(clock.now - copyStart))
         }
         copyThread.stackSize = 1 << 20
         copyThread.start()
         var created: [(SegmentFile, SegmentFile, UInt32, UInt32)] = []
         var generation: Int64 = 0
-        var copyWaited = false
         do {
             let now = CollectionSchema.timestamp()
             let movesJSON = Self.movesJSON(moved)
@@ -245,9 +258,9 @@ extension DocumentCollection {
                 try CollectionSchema.bumpGeneration(db)
                 generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? 0
                 try PassageDeletionLog.reset(db, generation: generation)
-                copy.done.wait()
-                copyWaited = true
-                created = try copy.result!.get()
+                let outcome = copy.wait()
+                copySeconds = outcome.seconds
+                created = try outcome.result.get()
                 for (e, s, ec, sc) in created {
                     try db.execute(sql: "INSERT INTO segments (id, kind, sealed, bytes, crc32c, created) VALUES (?, 'emb', 1, ?, ?, ?)",
                                    arguments: [e.id, e.committedBytes, Int64(ec), now])
@@ -255,11 +268,10 @@ extension DocumentCollection {
                                    arguments: [s.id, s.committedBytes, Int64(sc), now])
                 }
             }
-            copySeconds = copy.seconds
             // What the switch added beyond the copy it overlapped (at least the commit).
             switchSeconds = seconds(clock.now - copyStart) - copySeconds
         } catch {
-            if !copyWaited { copy.done.wait() }
+            _ = copy.wait()  // the copy's files exist before they are removed (at once when already waited for)
             for id in layout.pairs.indices.map({ layout.firstID + $0 }) {
                 for kind in [SegmentFile.Kind.emb, .states] { try? FileManager.default.removeItem(atPath: segmentPath(id: id, kind: kind)) }
             }
