@@ -13,6 +13,16 @@ final class CodesState: @unchecked Sendable {  // all fields behind `lock`
     var highest: Int64 = 0
     var origin: String?
     var dead: Int { labels.count - liveCount }
+
+    /// Empty codes of `kind` (nil: none), with `origin`.
+    func reset(_ kind: EmbeddingCodes.Kind?, dimension: Int, origin: String?) {
+        codes = kind.map { EmbeddingCodes(kind: $0, dimension: dimension) }
+        labels = []
+        live = []
+        liveCount = 0
+        highest = 0
+        self.origin = origin
+    }
 }
 
 extension DocumentCollection {
@@ -53,12 +63,7 @@ extension DocumentCollection {
             }
         }
         let reason = codes.codes == nil ? "encoded at the first search" : codes.codes?.kind != kind ? "kind changed" : "re-encoded without \(codes.dead) dead rows"
-        codes.codes = EmbeddingCodes(kind: kind, dimension: dimension)
-        codes.labels = []
-        codes.live = []
-        codes.liveCount = 0
-        codes.highest = 0
-        codes.origin = "built (\(reason))"
+        codes.reset(kind, dimension: dimension, origin: "built (\(reason))")
         appendCodes(rw.read { table.byID.keys.sorted() })
     }
 
@@ -131,12 +136,7 @@ extension DocumentCollection {
     func dropCodes() {
         codes.lock.lock()
         defer { codes.lock.unlock() }
-        codes.codes = nil
-        codes.labels = []
-        codes.live = []
-        codes.liveCount = 0
-        codes.highest = 0
-        codes.origin = nil
+        codes.reset(nil, dimension: dimension, origin: nil)
     }
 
     /// The codes' part of `stats` (nil when none are encoded in this process).

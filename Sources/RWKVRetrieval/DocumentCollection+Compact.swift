@@ -116,13 +116,16 @@ extension DocumentCollection {
         return CompactionLayout(firstID: firstID, moved: moved, pairs: pairs)
     }
 
+    /// A new pair written and sealed: its embedding and state segments and their CRC-32C.
+    typealias SealedPair = (emb: SegmentFile, states: SegmentFile, embCRC: UInt32, stateCRC: UInt32)
+
     /// The copy thread's outcome, handed to the switch under a condition (pthread: ThreadSanitizer sees
     /// the hand-over).
     final class CompactionCopy: @unchecked Sendable {  // fields behind `condition`
         private let condition = NSCondition()
-        private var outcome: (Result<[(SegmentFile, SegmentFile, UInt32, UInt32)], any Error>, Double)?
+        private var outcome: (Result<[SealedPair], any Error>, Double)?
 
-        func finish(_ result: Result<[(SegmentFile, SegmentFile, UInt32, UInt32)], any Error>, seconds: Double) {
+        func finish(_ result: Result<[SealedPair], any Error>, seconds: Double) {
             condition.lock()
             outcome = (result, seconds)
             condition.broadcast()
@@ -130,7 +133,7 @@ extension DocumentCollection {
         }
 
         /// Waits for the copy; its result and seconds.
-        func wait() -> (result: Result<[(SegmentFile, SegmentFile, UInt32, UInt32)], any Error>, seconds: Double) {
+        func wait() -> (result: Result<[SealedPair], any Error>, seconds: Double) {
             condition.lock()
             defer { condition.unlock() }
             while outcome == nil { condition.wait() }
@@ -143,11 +146,11 @@ extension DocumentCollection {
     /// every row and blob it receives (`CRC32CConcatenation`), so the bytes are never checksummed again
     /// (measured: 17 ms of a 0.19 s copy at 150 MB) and a row that rotted in its old file does not pass
     /// into the new file's checksum; then fsync and the committed lengths.
-    private func writeCompactedPairs(_ layout: CompactionLayout, moving: [LivePassage]) throws -> [(SegmentFile, SegmentFile, UInt32, UInt32)] {
+    private func writeCompactedPairs(_ layout: CompactionLayout, moving: [LivePassage]) throws -> [SealedPair] {
         let rowBytes = dimension * 4
         let rowCRC = CRC32CConcatenation(length: rowBytes)
         var blobCRC: [Int: CRC32CConcatenation] = [:]
-        var created: [(SegmentFile, SegmentFile, UInt32, UInt32)] = []
+        var created: [SealedPair] = []
         for (k, range) in layout.pairs.enumerated() {
             let id = layout.firstID + k
             let e = try SegmentFile.create(in: segmentsURL, id: id, kind: .emb, fields: headerFields(.emb))
@@ -159,7 +162,7 @@ extension DocumentCollection {
                 // The longest run of passages whose rows (and states) follow each other in one source pair.
                 let first = moving[i]
                 var j = i + 1
-                while j < range.upperBound, j - i < 8192 {
+                while j < range.upperBound {
                     let p = moving[j], q = moving[j - 1]
                     guard p.embSegment == q.embSegment, p.embRow == q.embRow + 1, p.hasState == q.hasState,
                           !p.hasState || (p.stateSegment == q.stateSegment && p.stateOffset == q.stateOffset + q.stateLength) else { break }
@@ -230,9 +233,8 @@ extension DocumentCollection {
                                     bytesAfter: before.bytes, passagesMoved: 0, bytesCopied: 0, seconds: seconds(clock.now - start))
         }
         // 1. The layout: each moved passage's new pair, row and state offset (new ids, in row order).
-        var nextID = try db.read { db in try Int.fetchOne(db, sql: "SELECT max(id) FROM segments") } ?? 0
-        let layout = Self.compactionLayout(moving, firstID: nextID + 1)
-        nextID += layout.pairs.count
+        let usedID = try db.read { db in try Int.fetchOne(db, sql: "SELECT max(id) FROM segments") } ?? 0
+        let layout = Self.compactionLayout(moving, firstID: usedID + 1)
         let moved = layout.moved
         let planSeconds = seconds(clock.now - start)
         // 2. The copy (new pairs written, fsync'd and sealed; nothing refers to them yet) runs on its own
@@ -245,9 +247,8 @@ extension DocumentCollection {
             let result = Result { try writeCompactedPairs(layout, moving: moving) }
             copy.finish(result, seconds: seconds(clock.now - copyStart))
         }
-        copyThread.stackSize = 1 << 20
         copyThread.start()
-        var created: [(SegmentFile, SegmentFile, UInt32, UInt32)] = []
+        var created: [SealedPair] = []
         var generation: Int64 = 0
         do {
             let now = CollectionSchema.timestamp()
@@ -277,10 +278,10 @@ extension DocumentCollection {
             }
             throw RetrievalError.database(error, path: Self.databaseURL(url).path)
         }
-        let copied = created.reduce(0) { $0 + $1.0.committedBytes + $1.1.committedBytes - 2 * SegmentFile.headerSize }
+        let copied = created.reduce(0) { $0 + $1.emb.committedBytes + $1.states.committedBytes - 2 * SegmentFile.headerSize }
         // 3. This process's view follows the moves it made (readers elsewhere reload); then the old files go.
         let viewStart = clock.now
-        try applyCompaction(moved, pairs: created.map { ($0.0, $0.1) }, removed: chosen, generation: generation)
+        try applyCompaction(moved, pairs: created.map { ($0.emb, $0.states) }, removed: chosen, generation: generation)
         let viewSeconds = seconds(clock.now - viewStart)
         removeInBackground(chosen.flatMap { id in [SegmentFile.Kind.emb, .states].map { segmentPath(id: id, kind: $0) } })
         let annRebuild = startANNRebuildIfWasteful()
