@@ -348,7 +348,7 @@ extension DocumentCollection {
     /// found, with the exact scan as the fallback once the widening passes a fifth of the collection;
     /// for the kinds `int8` / `binary`, the scan of the in-memory codes (masked by the filter), the best
     /// k x oversample rescored with the fp32 rows. Never fewer than min(k, matching) results.
-    func denseSearch(query: [Float], k: Int, allowed: Set<Int64>?, exact: Bool) throws -> (hits: [(id: Int64, score: Float)], path: DensePath) {
+    func denseSearch(query: [Float], k: Int, allowed: PassageMask?, exact: Bool) throws -> (hits: [(id: Int64, score: Float)], path: DensePath) {
         let exactPath: DensePath = allowed == nil ? .exact : .exactFiltered
         if exact { return (denseCandidates(query: query, k: k, allowed: allowed), exactPath) }
         let settings = annSettings

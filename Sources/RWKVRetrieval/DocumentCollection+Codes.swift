@@ -105,7 +105,7 @@ extension DocumentCollection {
 
     /// The top `k` live passages among `allowed` (all when nil) by the codes pass over every code row
     /// (masked by the live rows and the filter, so it returns min(k, matching)), rescored with the fp32 rows.
-    func codesSearch(_ kind: EmbeddingCodes.Kind, query: [Float], k: Int, allowed: Set<Int64>?, oversample: Int) throws -> [(id: Int64, score: Float)] {
+    func codesSearch(_ kind: EmbeddingCodes.Kind, query: [Float], k: Int, allowed: PassageMask?, oversample: Int) throws -> [(id: Int64, score: Float)] {
         try withCodes(kind) { state in
             let codes = state.codes!, labels = state.labels, live = state.live
             return rw.read {

@@ -23,11 +23,11 @@ extension DocumentCollection {
             mark = now
         }
         // 1. The filter: the passages that may be returned.
-        let condition = options.filter.map(filterCondition)
-        let allowed = try condition.map { try matchingPassages($0) }
+        let allowed = try options.filter.flatMap { try matchingPassages($0) }
         let (documentCount, passageTotal) = rw.read { (table.byDocument.count, table.count) }
         let matching = allowed?.count ?? passageTotal
-        let matchingDocuments = rw.read { allowed.map { Set($0.compactMap { table.byID[$0]?.document }).count } ?? table.byDocument.count }
+        // Grouping stops widening once the candidates span this many documents.
+        let wantedDocuments = rw.read { allowed.map { documents(in: $0, upTo: options.topK) } ?? min(options.topK, table.byDocument.count) }
         lap(\.filter)
         // 2. The query embedding.
         var queryVector: [Float]?
@@ -61,7 +61,7 @@ extension DocumentCollection {
             }
             lap(\.fusion)
             let documents = rw.read { Set(fused.compactMap { table.byID[$0.id]?.document }) }
-            if !options.group || documents.count >= min(options.topK, matchingDocuments) || n >= matching { break }
+            if !options.group || documents.count >= wantedDocuments || n >= matching { break }
             n = min(matching, n * 4)
         }
         // 4. Hits with every stage's score.
@@ -135,21 +135,38 @@ extension DocumentCollection {
         return Array(ordered.prefix(limit))
     }
 
-    /// The passages of the documents whose metadata matches (evaluated by SQLite; values bound).
-    func matchingPassages(_ condition: (sql: String, arguments: [DatabaseValue])) throws -> Set<Int64> {
-        let ids = try readDatabase { db in
-            try String.fetchAll(db, sql: "SELECT d.id FROM documents d WHERE \(condition.sql)", arguments: StatementArguments(condition.arguments))
+    /// The passages of the documents whose metadata matches (evaluated by SQLite, values bound; a filter
+    /// searched again at the same database generation comes from `filterMasks`), or nil when that is
+    /// every passage of this process's view (same generation, same count: the filter restricts nothing,
+    /// so the unfiltered paths run, e.g. HNSW instead of its filtered widening).
+    func matchingPassages(_ filter: MetadataFilter) throws -> PassageMask? {
+        let condition = passageFilterCondition(filter)
+        let (mask, generation): (PassageMask, Int64) = try readDatabase { db in
+            let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM changes") ?? -1
+            let key = FilterMaskCache.Key(sql: condition.sql, arguments: condition.arguments, generation: generation)
+            if let cached = filterMasks.mask(for: key) { return (cached, generation) }
+            let mask = PassageMask(ids: try Int64.fetchAll(db, sql: "SELECT p.id FROM passages p WHERE \(condition.sql)",
+                                                           arguments: StatementArguments(condition.arguments)))
+            filterMasks.insert(mask, for: key)
+            return (mask, generation)
         }
-        return rw.read {
-            var out = Set<Int64>()
-            for id in ids { for p in table.byDocument[id] ?? [] { out.insert(p) } }
-            return out
+        let everything = rw.read { generation == table.generation && mask.count == table.count + table.damaged.count }
+        return everything ? nil : mask
+    }
+
+    /// Caller holds `rw` (read). How many documents the passages of `mask` belong to, counting up to `limit`.
+    func documents(in mask: PassageMask, upTo limit: Int) -> Int {
+        var seen = Set<String>()
+        for id in mask {
+            guard seen.count < limit else { break }
+            if let p = table.byID[id] { seen.insert(p.document) }
         }
+        return seen.count
     }
 
     /// The exact top `k` passages by cosine, among `allowed` (all when nil): a masked scan of every
     /// embedding segment, or for a small allowed set (under 1/8 of the passages) a gather of its rows.
-    func denseCandidates(query: [Float], k: Int, allowed: Set<Int64>?) -> [(id: Int64, score: Float)] {
+    func denseCandidates(query: [Float], k: Int, allowed: PassageMask?) -> [(id: Int64, score: Float)] {
         rw.read {
             var all: [(id: Int64, score: Float)] = []
             if let allowed, allowed.count * 8 < table.count {
@@ -203,7 +220,7 @@ extension DocumentCollection {
     /// constraint inside the FTS query was measured 50-1000x slower than this at 4000 passages.)
     /// Equal scores are ordered by document and passage ordinal, not by passage id, so a shard, a merge or
     /// a compaction of the same documents ranks them the same (issue 14): rows tied with the k-th are read too.
-    func lexicalCandidates(_ query: String, k: Int, allowed: Set<Int64>?) throws -> [(id: Int64, score: Double)] {
+    func lexicalCandidates(_ query: String, k: Int, allowed: PassageMask?) throws -> [(id: Int64, score: Double)] {
         guard k > 0, let match = LexicalText.matchExpression(forQuery: query) else { return [] }
         return try readDatabase { db in
             var out: [(id: Int64, score: Double)] = []
@@ -240,7 +257,7 @@ extension DocumentCollection {
     public func nearestWithPath(to vector: [Float], k: Int, filter: MetadataFilter? = nil, group: Bool = true,
                                 exact: Bool = false) throws -> (hits: [(id: String, passage: Int, score: Float)], path: DensePath) {
         try refresh()
-        let allowed = try filter.map { try matchingPassages(filterCondition($0)) }
+        let allowed = try filter.flatMap { try matchingPassages($0) }
         var n = k
         let total = allowed?.count ?? rw.read { table.count }
         while true {

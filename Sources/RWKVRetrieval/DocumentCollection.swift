@@ -44,6 +44,8 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     let ann = ANNState()
     /// The int8 / 1-bit embedding codes (ANN kinds `int8`, `binary`), behind their own lock.
     let codes = CodesState()
+    /// The masks of recent filters, each for one database generation.
+    let filterMasks = FilterMaskCache()
     /// Old segment files compaction unlinks in the background, and how long the last removal took.
     let removals = DispatchGroup()
     let unlinkTimes = SecondsRecord()
@@ -427,6 +429,15 @@ public final class DocumentCollection: @unchecked Sendable {  // all mutable sta
     /// The SQL of `filter` over `documents d`: through the metadata index when the database has one.
     func filterCondition(_ filter: MetadataFilter) -> (sql: String, arguments: [DatabaseValue]) {
         filter.sqlCondition(metadataColumn: "d.metadata", indexedDocument: metadataIndexed ? "d.id" : nil)
+    }
+
+    /// The SQL of `filter` over `passages p`: through the metadata index straight from each passage's
+    /// document id when the database has one (measured, 100k passages matching: 106 ms, against 148 ms
+    /// through the documents table), else the documents' JSON.
+    func passageFilterCondition(_ filter: MetadataFilter) -> (sql: String, arguments: [DatabaseValue]) {
+        if metadataIndexed { return filter.sqlCondition(metadataColumn: "d.metadata", indexedDocument: "p.document") }
+        let c = filterCondition(filter)
+        return ("p.document IN (SELECT d.id FROM documents d WHERE \(c.sql))", c.arguments)
     }
 
     /// All documents (or those whose metadata matches `filter`), sorted by id.

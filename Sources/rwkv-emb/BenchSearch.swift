@@ -132,18 +132,24 @@ struct BenchSearch: AsyncParsableCommand {
                      options.candidates, passages, bareMedian * 1e3, Self.percentile(bare, 0.99) * 1e3))
         print("\(queryTexts.count) queries per row; stage columns are the p50 query's, ms")
         print("search (top \(options.topK), \(options.candidates) candidates per list, no rerank)   p50 ms   p99 ms   filter   dense   lexical   fusion   query emb.   p50 / bare scan p50   dense path (recall@\(options.topK) vs exact)")
-        let tenth = #"{"bucket": {"$lt": 10}}"#
-        let configurations: [(String, SearchMode, String?, ANNKind)] = [
+        // Each filter two ways: the same filter for every query (from the second query on, its mask comes
+        // from the collection's cache of the generation) and a new filter per query of the same shape and
+        // selectivity (a bound that differs per query: SQLite evaluates every one).
+        typealias Filter = (Int) -> String
+        let all: Filter = { _ in #"{"bucket": {"$gte": 0}}"# }, allNew: Filter = { #"{"bucket": {"$gte": -\#($0 + 1)}}"# }
+        let tenth: Filter = { _ in #"{"bucket": {"$lt": 10}}"# }, tenthNew: Filter = { #"{"bucket": {"$lt": \#(10 + Double($0 + 1) / 1e6)}}"# }
+        let hundredth: Filter = { _ in #"{"bucket": {"$lt": 1}}"# }, hundredthNew: Filter = { #"{"bucket": {"$lt": \#(1 + Double($0 + 1) / 1e6)}}"# }
+        let configurations: [(String, SearchMode, Filter?, ANNKind)] = [
             ("dense", .dense, nil, .auto), ("lexical", .lexical, nil, .auto), ("hybrid", .hybrid, nil, .auto),
-            ("dense, filter 100%", .dense, #"{"bucket": {"$gte": 0}}"#, .auto), ("dense, filter 10%", .dense, tenth, .auto),
-            ("dense, filter 1%", .dense, #"{"bucket": 7}"#, .auto),
-            ("hybrid, filter 100%", .hybrid, #"{"bucket": {"$gte": 0}}"#, .auto), ("hybrid, filter 10%", .hybrid, tenth, .auto),
-            ("hybrid, filter 1%", .hybrid, #"{"bucket": 7}"#, .auto),
-            ("dense, --ann int8 (codes + rescore)", .dense, nil, .int8), ("dense, --ann int8, filter 10%", .dense, tenth, .int8),
-            ("dense, --ann binary (codes + rescore)", .dense, nil, .binary), ("dense, --ann binary, filter 10%", .dense, tenth, .binary),
+            ("dense, filter 100%, a new filter each query", .dense, allNew, .auto), ("dense, filter 100%, the same (cached)", .dense, all, .auto),
+            ("dense, filter 10%, a new filter each query", .dense, tenthNew, .auto), ("dense, filter 10%, the same (cached)", .dense, tenth, .auto),
+            ("dense, filter 1%, a new filter each query", .dense, hundredthNew, .auto), ("dense, filter 1%, the same (cached)", .dense, hundredth, .auto),
+            ("hybrid, filter 100%, a new filter each query", .hybrid, allNew, .auto), ("hybrid, filter 10%, a new filter each query", .hybrid, tenthNew, .auto),
+            ("hybrid, filter 1%, a new filter each query", .hybrid, hundredthNew, .auto),
+            ("dense, --ann int8 (codes + rescore)", .dense, nil, .int8), ("dense, --ann int8, filter 10% (cached)", .dense, tenth, .int8),
+            ("dense, --ann binary (codes + rescore)", .dense, nil, .binary), ("dense, --ann binary, filter 10% (cached)", .dense, tenth, .binary),
         ]
         for (label, mode, filterJSON, kind) in configurations {
-            let filter = try filterJSON.map { try MetadataFilter.parse(json: $0) }
             if c.annSettings.kind != kind {
                 var settings = c.annSettings
                 settings.kind = kind
@@ -157,7 +163,7 @@ struct BenchSearch: AsyncParsableCommand {
             var found = 0, wanted = 0
             for (i, q) in queryTexts.enumerated() {
                 options.mode = mode
-                options.filter = filter
+                options.filter = try filterJSON.map { try MetadataFilter.parse(json: $0(i)) }
                 options.exact = false
                 let r = try c.search(q, options: options)
                 if i == 0 && r.hits.count != options.topK { throw CommandLineError("\(label): \(r.hits.count) hits, expected \(options.topK)") }

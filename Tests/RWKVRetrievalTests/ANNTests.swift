@@ -77,6 +77,27 @@ import RWKVTestSupport
         #expect(try c.nearest(to: gen.queries(1)[0], k: 5, filter: try MetadataFilter.parse(json: #"{"b": 1000}"#)).isEmpty)
     }
 
+    /// A filter that every passage matches restricts nothing: the unfiltered index path runs (not the
+    /// filtered widening) with the same hits; once one passage does not match, the filter is a mask again.
+    @Test func filterMatchingEveryPassageTakesTheUnfilteredPath() throws {
+        let dir = try TemporaryDirectory()
+        let (c, gen) = try Self.collection(dir, settings: ANNSettings(kind: .hnsw, filterExactLimit: 50))
+        let everyone = try MetadataFilter.parse(json: #"{"b": {"$gte": 0}}"#)
+        let q = gen.queries(1)[0]
+        let plain = try c.nearestWithPath(to: q, k: 10)
+        let filtered = try c.nearestWithPath(to: q, k: 10, filter: everyone)
+        #expect(filtered.path == .hnsw)
+        #expect(filtered.hits.map(\.id) == plain.hits.map(\.id))
+        let search = try c.search("document", options: SearchOptions(topK: 5, rerank: false, mode: .dense, filter: everyone))
+        #expect(search.matchingPassages == Self.n && search.densePath == .hnsw)
+        // One document outside the filter: the rest still match, through the filtered path.
+        try c.add([Document(id: "outside", text: "outside", metadata: #"{"b": -1}"#)], embeddings: [q])
+        let after = try c.nearestWithPath(to: q, k: 10, filter: everyone)
+        #expect(after.path == .hnswFiltered)
+        #expect(!after.hits.contains { $0.id == "outside" } && after.hits.count == 10)
+        #expect(try c.nearest(to: q, k: 1).first?.id == "outside")
+    }
+
     @Test func deletionsHonouredAndCompactionRebuilds() throws {
         let dir = try TemporaryDirectory()
         let (c, gen) = try Self.collection(dir)

@@ -8,6 +8,18 @@ import RWKVSupport
 /// The filter language: parsing, errors, semantics, and SQL (a real SQLite through GRDB) agreeing
 /// with the Swift evaluator on thousands of random documents and filters.
 @Suite struct MetadataFilterTests {
+    /// The mask a filter's passage ids become: exactly those ids, across word boundaries, none outside.
+    @Test func passageMaskHoldsExactlyItsIDs() {
+        let ids: [Int64] = [1, 63, 64, 65, 127, 128, 5000]
+        let mask = PassageMask(ids: ids.reversed() + [64, -2])  // any order, repeats and negatives ignored
+        #expect(mask.count == ids.count)
+        #expect((Int64(-3)...6000).filter(mask.contains) == ids)
+        #expect(Array(mask) == ids)
+        #expect(Array(mask.prefix(2)) == [1, 63])
+        let empty = PassageMask(ids: [Int64]())
+        #expect(!empty.contains(0) && empty.count == 0 && Array(empty).isEmpty)
+    }
+
     /// An in-memory database holding `metadata` rows, id = index, and their metadata index.
     func database(_ metadata: [String?]) throws -> DatabaseQueue {
         let db = try DatabaseQueue()
