@@ -240,7 +240,7 @@ extension DocumentCollection {
         try pair.emb.file.sync()
         var stateCRCs: [UInt32] = []
         if stateCount > 0 {
-            try rows.stateBlobs.withUnsafeBytes { raw in
+            rows.stateBlobs.withUnsafeBytes { raw in
                 for i in 0..<stateCount {
                     stateCRCs.append(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(i * codec.blobBytes)..<((i + 1) * codec.blobBytes)])))
                 }

@@ -240,7 +240,7 @@ final class SegmentPairWriter {
             }
             placements.append(place)
             rows += 1
-            // Buffered 32 MiB at a time, as compaction (one pwrite per row was 3x slower than a plain copy).
+            // Buffered 32 MiB at a time (one pwrite per row was 3x slower than a plain copy).
             if embBuffer.count + stateBuffer.count >= 32 << 20 { try flush() }
         }
         return placements

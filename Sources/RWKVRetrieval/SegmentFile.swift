@@ -45,14 +45,18 @@ final class SegmentFile: @unchecked Sendable {  // guarded by DocumentCollection
         return bytes
     }
 
-    /// Creates a new segment holding only its header (fsync'd; not referenced until a transaction says so).
-    static func create(in folder: URL, id: Int, kind: Kind, fields: [UInt32]) throws -> SegmentFile {
+    /// Creates a new segment holding only its header (not referenced until a transaction says so);
+    /// fsync'd with its directory entry unless `synced` is false, for a writer that fsyncs the whole file
+    /// and then the directory itself before any transaction names it (compaction).
+    static func create(in folder: URL, id: Int, kind: Kind, fields: [UInt32], synced: Bool = true) throws -> SegmentFile {
         let path = url(in: folder, id: id, kind: kind).path
         let f = try StorageFile(path: path, writable: true, create: true)
         try f.truncate(to: 0)
         try f.write(header(kind: kind, id: id, fields: fields), at: 0)
-        try f.sync()
-        syncDirectory(folder.path)
+        if synced {
+            try f.sync()
+            syncDirectory(folder.path)
+        }
         return SegmentFile(id: id, kind: kind, file: f, committedBytes: headerSize)
     }
 

@@ -152,6 +152,41 @@ import RWKVTestSupport
         #expect(try c.list(where: try MetadataFilter.parse(json: #"{"k": 9}"#)).map(\.id) == ["d0"])
     }
 
+    /// The first lookup index of `metadata_index` (not covering) is replaced at a writable open; a
+    /// filter's mask, cached for one database generation, follows a commit made through another handle.
+    @Test func filterMasksFollowCommitsAndTheLookupIndexIsUpgraded() throws {
+        let dir = try TemporaryDirectory()
+        let models = try Models.tiny
+        let url = dir.path("c")
+        var rng = Rng(state: 5)
+        let docs = (0..<40).map { Document(id: "d\($0)", text: "document \($0)", metadata: #"{"k": \#($0 % 4)}"#) }
+        do {
+            let c = try DocumentCollection.create(at: url, models: models)
+            try c.add(docs, embeddings: docs.map { _ in Self.unit(c.dimension, &rng) })
+        }
+        let database = DocumentCollection.databaseURL(url).path
+        func indexes() throws -> [String] {
+            try DatabaseQueue(path: database).read { db in try db.indexes(on: "metadata_index").map(\.name).sorted() }
+        }
+        try DatabaseQueue(path: database).write { db in
+            try db.execute(sql: "DROP INDEX metadata_index_match")
+            try db.execute(sql: "CREATE INDEX metadata_index_lookup ON metadata_index(path, element, value)")
+        }
+        let writer = try DocumentCollection.open(at: url, models: models, writable: true)
+        #expect(try indexes() == ["metadata_index_by_document", "metadata_index_match"])
+        let reader = try DocumentCollection.open(at: url, models: models)
+        let filter = try MetadataFilter.parse(json: #"{"k": 1}"#)
+        let query = Self.unit(writer.dimension, &rng)
+        #expect(try reader.nearest(to: query, k: 100, filter: filter).map(\.id).sorted() == (0..<40).filter { $0 % 4 == 1 }.map { "d\($0)" }.sorted())
+        #expect(try reader.nearest(to: query, k: 100, filter: filter).count == 10)
+        #expect(reader.filterMasks.counts == (1, 1), "the second search took the cached mask")
+        try writer.add([Document(id: "new", text: "new", metadata: #"{"k": 1}"#)], embeddings: [query])
+        try writer.delete(ids: ["d1"])
+        let after = try reader.nearest(to: query, k: 100, filter: filter)
+        #expect(after.count == 10 && after.first?.id == "new" && !after.contains { $0.id == "d1" })
+        #expect(reader.filterMasks.counts == (1, 1), "evaluated again at the new generation; the old mask dropped")
+    }
+
     /// Filtered search is exact: for random filters over thousands of random documents, the results are
     /// the brute-force top-k of the matching documents (`MetadataFilter.matches`), min(k, matches) of them.
     @Test func filteredSearchEqualsBruteForce() throws {
@@ -278,6 +313,11 @@ import RWKVTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path("c/segments").path).count == 4)
         let reopened = try DocumentCollection.open(at: dir.path("c"), models: models)
         #expect(reopened.count == 12)
+        // What the switch transaction wrote (rows and state offsets), read back by a fresh view.
+        for (i, id) in live.enumerated() {
+            #expect(reopened.embedding(id: id) == embeddings[i])
+            #expect(reopened.state(id: id) == states[i])
+        }
         #expect(try reopened.search(query, options: .init(topK: 5, candidates: 11)).hits.count == 5)
         // Automatic compaction: past the dead share, the next write compacts.
         let auto = try DocumentCollection.create(at: dir.path("auto"), models: models, compaction: .init(deadShare: 0.3, minimumDeadBytes: 0))
