@@ -82,10 +82,8 @@ struct BenchCompact: AsyncParsableCommand {
         // 10x (measured: 75 ms against 8 ms per 32 MiB pwrite to a new file), and the peer below writes
         // into the pages the unlinked old segments just freed. So one copy of the same size runs first and
         // is deleted: compaction writes into pages freed just before too.
-        let oldSegment = try FileManager.default.contentsOfDirectory(atPath: segments.path).filter { $0.hasSuffix(".emb") }
-            .map { segments.appendingPathComponent($0) }
-            .max { (try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0) ?? 0 < (try? $1.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0) ?? 0 }!
-        let warmup = try plainCopy(from: oldSegment.path, to: dir.appendingPathComponent("warmup").path, bytes: before.segmentBytes - before.deadBytes)
+        let warmup = try plainCopy(from: try Self.largestEmbeddingSegment(in: segments), to: dir.appendingPathComponent("warmup").path,
+                                   bytes: before.segmentBytes - before.deadBytes)
         try FileManager.default.removeItem(at: dir.appendingPathComponent("warmup"))
         let dirty = Self.meminfo(["Dirty", "Writeback"])
         let report = try c.compact()
@@ -93,15 +91,14 @@ struct BenchCompact: AsyncParsableCommand {
         let after = c.stats()
         // The peer: the same number of bytes copied from a file (the new segment: the old one is unlinked),
         // three times, each to a new file (the disk's speed varies by 2x between runs here): the median.
-        let source = segments.appendingPathComponent(
-            try FileManager.default.contentsOfDirectory(atPath: segments.path).filter { $0.hasSuffix(".emb") }.sorted().last!)
-        // Two steps: 32 MiB, and 4 MiB as compaction's writer uses (the buffer stays in the L3 cache
-        // between the read and the write); the faster median is the peer.
+        let source = try Self.largestEmbeddingSegment(in: segments)
+        // Both steps (`peerSteps`; 4 MiB stays in the L3 cache between the read and the write): the faster
+        // median is the peer.
         var copies: [Int: [Double]] = [:]
         for i in 0..<3 {
-            for step in [32 << 20, 4 << 20] {
+            for step in Self.peerSteps {
                 let target = dir.appendingPathComponent("copy\(i)")
-                copies[step, default: []].append(try plainCopy(from: source.path, to: target.path, bytes: report.bytesCopied, step: step))
+                copies[step, default: []].append(try plainCopy(from: source, to: target.path, bytes: report.bytesCopied, step: step))
                 try? FileManager.default.removeItem(at: target)
             }
         }
@@ -118,13 +115,25 @@ struct BenchCompact: AsyncParsableCommand {
                      report.planSeconds, report.copySeconds, report.switchSeconds, report.viewSeconds,
                      report.seconds - report.planSeconds - report.copySeconds - report.switchSeconds - report.viewSeconds))
         print(String(format: "    then, in the background, the old segment files unlinked in %.3f s", unlinkSeconds))
-        for step in [32 << 20, 4 << 20] {
+        for step in Self.peerSteps {
             let c = copies[step]!
             print(String(format: "  plain copy of the same bytes, %d MiB steps, median of 3 (%.3f, %.3f, %.3f s): %.3f s = %.0f MB/s",
                          step >> 20, c[0], c[1], c[2], medians[step]!, Double(report.bytesCopied) / medians[step]! / 1e6))
         }
         print(String(format: "  compaction / plain copy: %.1f%%", 100 * compactRate / copyRate))
         return compactRate / copyRate
+    }
+
+    /// The plain copy's pread/pwrite steps: 32 MiB, and 4 MiB as compaction's writer uses.
+    static let peerSteps = [32 << 20, 4 << 20]
+
+    /// The path of the largest embedding segment in `folder` (after compaction: the new one).
+    static func largestEmbeddingSegment(in folder: URL) throws -> String {
+        let sized = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: [.fileSizeKey])
+            .filter { $0.pathExtension == "emb" }
+            .map { ($0.path, try $0.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0) }
+        guard let largest = sized.max(by: { $0.1 < $1.1 }) else { throw CommandLineError("no embedding segment in \(folder.path)") }
+        return largest.0
     }
 
     /// The named /proc/meminfo lines (page-cache pages waiting to be written share the disk with both sides).
